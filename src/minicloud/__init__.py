@@ -1,0 +1,3 @@
+"""minicloud: a small, self-hostable cloud for teaching."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,188 @@
+"""The WSGI application: request id -> error rendering -> auth (+ CSRF) -> router -> handler -> audit.
+
+``make_app(config)`` builds it with the real services; tests pass ``services=``
+to inject stand-ins (as in Falcon's "look" example).
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+import traceback
+import uuid
+from typing import Iterable
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Request, Response
+
+from minicloud.config import PROJECT_ROOT, Config
+from minicloud.errors import ApiError, Forbidden, Unauthorized
+from minicloud.handlers.pages.errors import error_page
+from minicloud.i18n import LANGUAGES, negotiate
+from minicloud.services import Services
+from minicloud.services.audit import AuditEntry
+from minicloud.web import csrf
+from minicloud.web.context import RequestContext
+from minicloud.web.errors import envelope, from_http_exception
+from minicloud.web.jsonio import json_response
+from minicloud.web.router import Route, Router
+from minicloud.web.session import LANG_COOKIE, PROJECT_COOKIE, SESSION_COOKIE
+
+log = logging.getLogger("minicloud.app")
+access_log = logging.getLogger("minicloud.access")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+class App:
+    def __init__(self, config: Config, services: Services, routes: Iterable[Route]):
+        self.config = config
+        self.services = services
+        self.router = Router(routes)
+        self.templates = Environment(
+            loader=FileSystemLoader(str(PROJECT_ROOT / "templates")),
+            autoescape=select_autoescape(["html"]),
+            trim_blocks=True, lstrip_blocks=True,
+        )
+        self.templates.globals["languages"] = LANGUAGES
+
+    # -- WSGI entry ----------------------------------------------------------
+    def __call__(self, environ: dict, start_response):
+        started = time.perf_counter()
+        request = Request(environ)
+        incoming = request.headers.get("X-Request-Id", "")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        ctx = RequestContext(self, request, request_id, self._language(request))
+        try:
+            response = self._dispatch(ctx)
+        except Exception as exc:  # noqa: BLE001 - everything becomes an error response
+            response = self._error_response(ctx, exc)
+        for args, kwargs in ctx.set_cookies:
+            response.set_cookie(*args, **kwargs)
+        response.headers["X-Request-Id"] = request_id
+        if ctx.route is not None and ctx.route.audited:
+            self._audit(ctx, response.status_code)
+        access_log.info(
+            '%s %s %s %d %.1fms rid=%s user=%s', request.remote_addr, request.method, request.full_path.rstrip("?"),
+            response.status_code, (time.perf_counter() - started) * 1000, request_id,
+            ctx.principal.username if ctx.principal else "-",
+        )
+        return response(environ, start_response)
+
+    def _language(self, request: Request) -> str:
+        chosen = request.cookies.get(LANG_COOKIE)
+        if chosen in LANGUAGES:
+            return chosen
+        return negotiate(request.headers.get("Accept-Language"), self.config.get("server.default_language"))
+
+    # -- dispatch ------------------------------------------------------------
+    def _dispatch(self, ctx: RequestContext) -> Response:
+        request = ctx.request
+        route, params = self.router.match(request.method, request.path)
+        ctx.route = route
+        if route.auth != "public" or self._has_credentials(request):
+            self._authenticate(ctx, required=route.auth != "public")
+        self._check_csrf(ctx)
+        if route.auth == "admin" and not (ctx.principal and ctx.principal.is_admin):
+            raise Forbidden("error.admin_only")
+        if route.auth == "project":
+            ctx.project = self._acting_project(ctx)
+            if not ctx.project.allows(route.required_role):
+                raise Forbidden("error.role_forbids", code="role_forbids", role=ctx.project.role)
+        return route.handler(ctx, **params)
+
+    @staticmethod
+    def _has_credentials(request: Request) -> bool:
+        return bool(request.headers.get("Authorization") or request.cookies.get(SESSION_COOKIE))
+
+    def _authenticate(self, ctx: RequestContext, required: bool) -> None:
+        request = ctx.request
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if header:
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Unauthorized("error.invalid_token")
+            ctx.principal = self.services.sessions.authenticate(token.strip(), "token")
+            return
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie:
+            try:
+                ctx.principal = self.services.sessions.authenticate(cookie, "cookie")
+                return
+            except Unauthorized:
+                ctx.set_cookie(SESSION_COOKIE, "", expires=0, path="/")
+                if required:
+                    raise
+                return
+        if required:
+            raise Unauthorized("error.login_required", code="login_required")
+
+    def _check_csrf(self, ctx: RequestContext) -> None:
+        """Cookie-authenticated writes and every console form post need the CSRF token."""
+        route, request = ctx.route, ctx.request
+        if not route.mutating:
+            return
+        cookie_auth = ctx.principal is not None and ctx.principal.via == "cookie"
+        if not (cookie_auth or not route.api):
+            return
+        submitted = request.headers.get(csrf.HEADER)
+        if submitted is None and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            submitted = request.form.get(csrf.FIELD)
+        if not csrf.is_valid(self.config.jwt_secret(), request.cookies.get(csrf.COOKIE), submitted):
+            raise Forbidden("error.csrf_failed", code="csrf_failed")
+
+    def _acting_project(self, ctx: RequestContext):
+        chosen = ctx.request.headers.get("X-Project-Id")
+        projects = self.services.projects
+        if chosen:
+            try:
+                return projects.resolve(ctx.principal, uuid.UUID(chosen))
+            except ValueError:
+                raise ApiError("error.bad_project_header", code="bad_project_header") from None
+        remembered = ctx.request.cookies.get(PROJECT_COOKIE)
+        if remembered and ctx.principal.via == "cookie":
+            try:
+                return projects.resolve(ctx.principal, uuid.UUID(remembered))
+            except (ValueError, ApiError):
+                pass
+        return projects.resolve(ctx.principal, None)
+
+    # -- errors and audit ----------------------------------------------------
+    def _error_response(self, ctx: RequestContext, exc: Exception) -> Response:
+        if isinstance(exc, HTTPException):
+            exc = from_http_exception(exc)
+        if not isinstance(exc, ApiError):
+            log.error("request %s failed:\n%s", ctx.request_id, traceback.format_exc())
+            exc = ApiError("error.internal", code="internal_error", status=500, request_id=ctx.request_id)
+        if exc.status >= 500:
+            exc.details.setdefault("request_id", ctx.request_id)
+        is_page = not ctx.route.api if ctx.route else not ctx.request.path.startswith("/api/")
+        if is_page:
+            return error_page(ctx, exc)
+        return json_response(envelope(exc, ctx.lang), exc.status, exc.headers)
+
+    def _audit(self, ctx: RequestContext, status: int) -> None:
+        principal, route = ctx.principal, ctx.route
+        params = route.match(ctx.request.path) or {}
+        target = ctx.audit_target or (str(next(iter(params.values()))) if params else None)
+        entry = AuditEntry(
+            action=route.endpoint, method=ctx.request.method, path=ctx.request.path, status=status,
+            request_id=ctx.request_id, target=target, address=ctx.request.remote_addr,
+            user_id=principal.user_id if principal else None,
+            username=principal.username if principal else ctx.audit_username,
+            project_id=ctx.project.id if ctx.project else (ctx.audit_project_id or params.get("project_id")),
+        )
+        try:
+            self.services.audit.record(entry)
+        except Exception:  # noqa: BLE001 - the answer is already decided; keep serving
+            log.exception("request %s: audit entry could not be written", ctx.request_id)
+
+
+def make_app(config: Config | None = None, services: Services | None = None) -> App:
+    from minicloud import config as config_module
+    from minicloud.web.routes import ROUTES
+
+    config = config or config_module.load()
+    services = services or Services.from_config(config)
+    return App(config, services, ROUTES)

@@ -1,0 +1,100 @@
+"""Configuration: configs/minicloud.toml defaults, MINICLOUD_* environment overrides, DATABASE_URL.
+
+Keys are read as ``section.key``; the environment variable for a key is
+``MINICLOUD_<SECTION>_<KEY>`` in upper case, converted to the type of the default.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_FILE = PROJECT_ROOT / "configs" / "minicloud.toml"
+
+
+class ConfigError(Exception):
+    """A setting is missing or has a value of the wrong type."""
+
+
+def _coerce(raw: str, default: Any, name: str) -> Any:
+    if isinstance(default, bool):
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"{name} must be true or false, not {raw!r}")
+    try:
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+    return raw
+
+
+@dataclass
+class Config:
+    """All settings as ``{section: {key: value}}`` with typed accessors."""
+
+    values: dict[str, dict[str, Any]]
+    root: Path = field(default=PROJECT_ROOT)
+
+    def get(self, dotted: str) -> Any:
+        section, _, key = dotted.partition(".")
+        try:
+            return self.values[section][key]
+        except KeyError:
+            raise ConfigError(f"unknown setting {dotted}") from None
+
+    def section(self, name: str) -> dict[str, Any]:
+        return dict(self.values.get(name, {}))
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> "Config":
+        """A copy with ``{"section.key": value}`` replaced (used by tests and tools)."""
+        values = {s: dict(kv) for s, kv in self.values.items()}
+        for dotted, value in overrides.items():
+            section, _, key = dotted.partition(".")
+            values.setdefault(section, {})[key] = value
+        return Config(values, self.root)
+
+    @property
+    def database_url(self) -> str:
+        return self.get("database.url")
+
+    def jwt_secret(self) -> str:
+        """The HS256 secret: the configured one, else the one in jwt_secret_file (created on first use)."""
+        configured = self.get("auth.jwt_secret")
+        if configured:
+            return configured
+        path = Path(self.get("auth.jwt_secret_file"))
+        if not path.is_absolute():
+            path = self.root / path
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+        secret = path.read_text().strip()
+        self.values["auth"]["jwt_secret"] = secret
+        return secret
+
+
+def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read the TOML defaults, then apply MINICLOUD_* and DATABASE_URL from the environment."""
+    environ = os.environ if environ is None else environ
+    path = Path(environ.get("MINICLOUD_CONFIG", path or DEFAULT_FILE))
+    with open(path, "rb") as fh:
+        values: dict[str, dict[str, Any]] = tomllib.load(fh)
+    for section, keys in values.items():
+        for key, default in keys.items():
+            name = f"MINICLOUD_{section}_{key}".upper()
+            if name in environ:
+                keys[key] = _coerce(environ[name], default, name)
+    if environ.get("DATABASE_URL"):
+        values["database"]["url"] = environ["DATABASE_URL"]
+    return Config(values)

@@ -1,0 +1,24 @@
+"""/api/v1/api-keys: keys for scripts and the CLI, shown once."""
+from __future__ import annotations
+
+CREATE_BODY = {
+    "type": "object",
+    "required": ["name"],
+    "additionalProperties": False,
+    "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 64}},
+}
+
+
+def list_keys(ctx):
+    return ctx.respond({"items": ctx.services.api_keys.list_for(ctx.principal), "next": None})
+
+
+def create(ctx):
+    key = ctx.services.api_keys.create(ctx.principal, ctx.body()["name"])
+    ctx.audit_target = str(key["id"])
+    return ctx.respond(key, 201)
+
+
+def delete(ctx, key_id):
+    ctx.services.api_keys.revoke(ctx.principal, key_id)
+    return ctx.respond(None, 204)

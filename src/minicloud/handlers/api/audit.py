@@ -1,0 +1,33 @@
+"""/api/v1/audit: who did what (project admins: their project; global admins: everything)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from minicloud.services.pagination import DEFAULT_LIMIT, MAX_LIMIT
+
+QUERY = {
+    "type": "object",
+    "properties": {
+        "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+        "cursor": {"type": "string"},
+        "action": {"type": "string", "maxLength": 100},
+        "username": {"type": "string", "maxLength": 64},
+        "result": {"type": "string", "enum": ["success", "failure"]},
+        "since": {"type": "string", "format": "date-time"},
+        "until": {"type": "string", "format": "date-time"},
+        "all_projects": {"type": "boolean", "default": False},
+    },
+}
+
+
+def _time(value):
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def list_entries(ctx):
+    q = ctx.query()
+    return ctx.respond(ctx.services.audit.search(
+        ctx.principal, ctx.project, limit=q["limit"], cursor=q.get("cursor"), action=q.get("action"),
+        username=q.get("username"), result=q.get("result"), since=_time(q.get("since")),
+        until=_time(q.get("until")), all_projects=q["all_projects"],
+    ))

@@ -1,0 +1,68 @@
+"""/api/v1/auth: sign-up, username check, login, logout, me (UC-01)."""
+from __future__ import annotations
+
+from datetime import date
+
+from minicloud.web.session import clear_session_cookie, set_session_cookie
+
+SIGNUP_BODY = {
+    "type": "object",
+    "required": ["username", "password", "display_name"],
+    "additionalProperties": False,
+    "properties": {
+        "username": {"type": "string", "minLength": 3, "maxLength": 32},
+        "password": {"type": "string"},
+        "display_name": {"type": "string", "minLength": 1, "maxLength": 100},
+        "email": {"type": "string", "format": "email", "maxLength": 254},
+        "birthdate": {"type": "string", "format": "date"},
+    },
+}
+LOGIN_BODY = {
+    "type": "object",
+    "required": ["username", "password"],
+    "properties": {"username": {"type": "string", "maxLength": 64}, "password": {"type": "string", "maxLength": 1024}},
+}
+AVAILABLE_QUERY = {
+    "type": "object",
+    "required": ["username"],
+    "properties": {"username": {"type": "string", "maxLength": 64}},
+}
+
+
+def signup(ctx):
+    body = ctx.body()
+    birthdate = date.fromisoformat(body["birthdate"]) if body.get("birthdate") else None
+    user = ctx.services.accounts.signup(body["username"], body["password"], body["display_name"],
+                                        body.get("email"), birthdate, ctx.lang)
+    ctx.audit_target = user["username"]
+    ctx.audit_username = user["username"]
+    return ctx.respond(user, 201, {"Location": ctx.url_for("auth.me")})
+
+
+def username_available(ctx):
+    query = ctx.query()
+    return ctx.respond({"username": query["username"],
+                        "available": ctx.services.accounts.username_available(query["username"])})
+
+
+def login(ctx):
+    body = ctx.body()
+    ctx.audit_username = body["username"].strip().lower()
+    user_id = ctx.services.accounts.verify_login(body["username"], body["password"], ctx.request.remote_addr or "")
+    token, ttl = ctx.services.sessions.issue(user_id)
+    set_session_cookie(ctx, token, ttl)
+    return ctx.respond({"access_token": token, "token_type": "Bearer", "expires_in": ttl})
+
+
+def logout(ctx):
+    ctx.services.sessions.revoke(ctx.principal)
+    clear_session_cookie(ctx)
+    return ctx.respond(None, 204)
+
+
+def me(ctx):
+    user = ctx.principal.as_dict()
+    user["projects"] = [
+        {"id": p.id, "name": p.name, "role": p.role, "personal": p.personal} for p in ctx.principal.projects
+    ]
+    return ctx.respond(user)

@@ -1,0 +1,67 @@
+"""/api/v1/projects: workspaces and their members."""
+from __future__ import annotations
+
+from minicloud.services.projects import ROLES
+
+CREATE_BODY = {
+    "type": "object",
+    "required": ["name"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 64},
+        "description": {"type": "string", "maxLength": 500, "default": ""},
+    },
+}
+MEMBER_BODY = {
+    "type": "object",
+    "required": ["username", "role"],
+    "additionalProperties": False,
+    "properties": {"username": {"type": "string", "maxLength": 64}, "role": {"type": "string", "enum": list(ROLES)}},
+}
+ROLE_BODY = {
+    "type": "object",
+    "required": ["role"],
+    "additionalProperties": False,
+    "properties": {"role": {"type": "string", "enum": list(ROLES)}},
+}
+
+
+def list_projects(ctx):
+    return ctx.respond({"items": ctx.services.projects.list_for(ctx.principal), "next": None})
+
+
+def create(ctx):
+    body = ctx.body()
+    project = ctx.services.projects.create(ctx.principal, body["name"], body["description"])
+    ctx.audit_target = str(project["id"])
+    ctx.audit_project_id = project["id"]
+    return ctx.respond(project, 201, {"Location": ctx.url_for("projects.get", project_id=project["id"])})
+
+
+def get(ctx, project_id):
+    return ctx.respond(ctx.services.projects.get(ctx.principal, project_id))
+
+
+def delete(ctx, project_id):
+    ctx.services.projects.delete(ctx.principal, project_id)
+    return ctx.respond(None, 204)
+
+
+def list_members(ctx, project_id):
+    return ctx.respond({"items": ctx.services.projects.members(ctx.principal, project_id), "next": None})
+
+
+def add_member(ctx, project_id):
+    body = ctx.body()
+    member = ctx.services.projects.add_member(ctx.principal, project_id, body["username"], body["role"])
+    return ctx.respond(member, 201)
+
+
+def change_member(ctx, project_id, user_id):
+    body = ctx.body()
+    return ctx.respond(ctx.services.projects.change_role(ctx.principal, project_id, user_id, body["role"]))
+
+
+def remove_member(ctx, project_id, user_id):
+    ctx.services.projects.remove_member(ctx.principal, project_id, user_id)
+    return ctx.respond(None, 204)

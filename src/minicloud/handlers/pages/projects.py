@@ -1,0 +1,7 @@
+"""Console page (being written)."""
+from werkzeug.exceptions import NotFound
+
+
+def _todo(ctx, **kw):
+    raise NotFound()
+switch = _todo

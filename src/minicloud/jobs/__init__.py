@@ -1,0 +1,1 @@
+"""The durable job queue in PostgreSQL and the worker that runs it."""

@@ -1,0 +1,91 @@
+"""Queue operations on the ``jobs`` table.
+
+A job is ``queued`` until a worker claims it (``running``, with a lease that the
+worker keeps extending); it ends ``succeeded`` or ``failed``. A running job whose
+lease ran out (its worker died) is claimable again. Claims use
+``FOR UPDATE SKIP LOCKED`` so two workers never take the same job.
+"""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+_CLAIM = """
+UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = %(worker)s,
+       locked_until = now() + make_interval(secs => %(lease)s),
+       started_at = coalesce(started_at, now()), updated_at = now()
+WHERE id = (
+    SELECT id FROM jobs
+    WHERE (state = 'queued' AND run_after <= now())
+       OR (state = 'running' AND locked_until < now())
+    ORDER BY run_after, created_at
+    FOR UPDATE SKIP LOCKED
+    LIMIT 1
+)
+RETURNING *
+"""
+
+
+def enqueue(conn: psycopg.Connection, kind: str, payload: dict[str, Any] | None = None, *,
+            project_id: uuid.UUID | None = None, user_id: uuid.UUID | None = None,
+            target: str | None = None, max_attempts: int = 5, delay_seconds: float = 0) -> dict:
+    """Inside the caller's transaction, so the job exists exactly when the intent it carries out does."""
+    return conn.execute(
+        "INSERT INTO jobs (kind, payload, project_id, user_id, target, max_attempts, run_after)"
+        " VALUES (%s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s)) RETURNING *",
+        (kind, Jsonb(payload or {}), project_id, user_id, target, max_attempts, delay_seconds),
+    ).fetchone()
+
+
+def claim(conn: psycopg.Connection, worker: str, lease_seconds: float) -> dict | None:
+    """The next runnable job, now leased to ``worker`` (a run row is opened), or None."""
+    job = conn.execute(_CLAIM, {"worker": worker, "lease": lease_seconds}).fetchone()
+    if job:
+        conn.execute("INSERT INTO job_runs (job_id, attempt, worker) VALUES (%s, %s, %s)",
+                     (job["id"], job["attempts"], worker))
+    return job
+
+
+def extend_lease(conn: psycopg.Connection, job_id: uuid.UUID, worker: str, lease_seconds: float) -> bool:
+    """False when the job is no longer this worker's (it lost the lease)."""
+    return conn.execute(
+        "UPDATE jobs SET locked_until = now() + make_interval(secs => %s), updated_at = now()"
+        " WHERE id = %s AND locked_by = %s AND state = 'running'",
+        (lease_seconds, job_id, worker),
+    ).rowcount == 1
+
+
+def _close_run(conn: psycopg.Connection, job: dict, outcome: str, error: str | None) -> None:
+    conn.execute(
+        "UPDATE job_runs SET finished_at = now(), outcome = %s, error = %s"
+        " WHERE job_id = %s AND attempt = %s AND finished_at IS NULL",
+        (outcome, error, job["id"], job["attempts"]),
+    )
+
+
+def succeed(conn: psycopg.Connection, job: dict, worker: str, result: Any) -> bool:
+    """Mark done; False if another worker took the job over meanwhile."""
+    done = conn.execute(
+        "UPDATE jobs SET state = 'succeeded', result = %s, locked_by = NULL, locked_until = NULL,"
+        " finished_at = now(), updated_at = now() WHERE id = %s AND locked_by = %s AND state = 'running'",
+        (Jsonb(result), job["id"], worker),
+    ).rowcount == 1
+    _close_run(conn, job, "succeeded", None)
+    return done
+
+
+def fail(conn: psycopg.Connection, job: dict, worker: str, error: str, retry_in: float | None) -> str:
+    """Record the error; requeue after ``retry_in`` seconds, or fail for good when None. Returns the new state."""
+    state = "queued" if retry_in is not None else "failed"
+    conn.execute(
+        "UPDATE jobs SET state = %s, last_error = %s, locked_by = NULL, locked_until = NULL,"
+        " run_after = now() + make_interval(secs => %s),"
+        " finished_at = CASE WHEN %s = 'failed' THEN now() END, updated_at = now()"
+        " WHERE id = %s AND locked_by = %s AND state = 'running'",
+        (state, error, retry_in or 0, state, job["id"], worker),
+    )
+    _close_run(conn, job, "retry" if retry_in is not None else "failed", error)
+    return state

@@ -1,0 +1,39 @@
+"""Job types: ``@job_type("name")`` registers the function the worker calls for a job of that kind.
+
+A job function receives ``(job: dict, context: JobContext)`` and returns a JSON-able
+result. It must be safe to run again: a job whose worker died is run once more.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable
+
+JobFunction = Callable[[dict, Any], Any]
+_REGISTRY: dict[str, JobFunction] = {}
+
+
+class PermanentJobError(Exception):
+    """A failure that retrying cannot fix: the job fails at once with this message."""
+
+
+def job_type(kind: str) -> Callable[[JobFunction], JobFunction]:
+    def register(fn: JobFunction) -> JobFunction:
+        _REGISTRY[kind] = fn
+        return fn
+
+    return register
+
+
+def lookup(kind: str) -> JobFunction | None:
+    return _REGISTRY.get(kind)
+
+
+def kinds() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def load_modules(names: str) -> None:
+    """Import the built-in job modules and every extra one named (comma-separated)."""
+    importlib.import_module("minicloud.jobs.maintenance")
+    for name in filter(None, (n.strip() for n in names.split(","))):
+        importlib.import_module(name)

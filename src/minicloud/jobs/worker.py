@@ -1,0 +1,116 @@
+"""``minicloud worker``: claims jobs from PostgreSQL and runs them, with retries and backoff.
+
+Guarantees: a job is run by one worker at a time (claims use SKIP LOCKED and a
+lease the running worker keeps extending); a job whose worker was killed is
+claimed again once its lease runs out; a failing job is retried with
+exponential backoff until ``max_attempts``, then ends ``failed`` with its error.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from minicloud.config import Config
+from minicloud.jobs import queue
+from minicloud.jobs.registry import PermanentJobError, load_modules, lookup
+
+log = logging.getLogger("minicloud.worker")
+
+
+@dataclass
+class JobContext:
+    """What a job function may use: settings, the services, and the worker running it."""
+
+    config: Config
+    worker: str
+    services: Any
+
+
+class Worker:
+    def __init__(self, config: Config, services: Any = None, name: str | None = None):
+        self.config = config
+        self.services = services
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.lease = float(config.get("jobs.lease_seconds"))
+        self.poll = float(config.get("jobs.poll_seconds"))
+        self.base = float(config.get("jobs.backoff_base_seconds"))
+        self.cap = float(config.get("jobs.backoff_max_seconds"))
+        self.stop = threading.Event()
+        load_modules(config.get("jobs.modules"))
+
+    def _connect(self) -> psycopg.Connection:
+        return psycopg.connect(self.config.database_url, autocommit=True, row_factory=dict_row)
+
+    def backoff(self, attempts: int) -> float:
+        return min(self.cap, self.base * 2 ** max(0, attempts - 1))
+
+    def run_once(self, conn: psycopg.Connection) -> bool:
+        """Claim and run one job; False when none was ready."""
+        with conn.transaction():
+            job = queue.claim(conn, self.name, self.lease)
+        if job is None:
+            return False
+        log.info("job %s (%s) attempt %d started", job["id"], job["kind"], job["attempts"])
+        if job["attempts"] > job["max_attempts"]:
+            with conn.transaction():
+                queue.fail(conn, job, self.name, job["last_error"] or "the worker running it stopped", None)
+            return True
+        done = threading.Event()
+        heartbeat = threading.Thread(target=self._keep_lease, args=(job, done), daemon=True)
+        heartbeat.start()
+        try:
+            result = self._execute(job)
+        except PermanentJobError as exc:
+            self._finish_failed(conn, job, str(exc), retry=False)
+        except Exception as exc:  # noqa: BLE001 - any failure of a job is recorded on the job
+            log.warning("job %s failed: %s\n%s", job["id"], exc, traceback.format_exc())
+            self._finish_failed(conn, job, f"{type(exc).__name__}: {exc}", retry=True)
+        else:
+            with conn.transaction():
+                queue.succeed(conn, job, self.name, result)
+            log.info("job %s succeeded", job["id"])
+        finally:
+            done.set()
+            heartbeat.join()
+        return True
+
+    def _execute(self, job: dict) -> Any:
+        fn = lookup(job["kind"])
+        if fn is None:
+            raise PermanentJobError(f"unknown job type {job['kind']!r}")
+        return fn(job, JobContext(self.config, self.name, self.services))
+
+    def _finish_failed(self, conn: psycopg.Connection, job: dict, error: str, retry: bool) -> None:
+        retry_in = self.backoff(job["attempts"]) if retry and job["attempts"] < job["max_attempts"] else None
+        with conn.transaction():
+            state = queue.fail(conn, job, self.name, error, retry_in)
+        log.info("job %s -> %s (%s)", job["id"], state, error)
+
+    def _keep_lease(self, job: dict, done: threading.Event) -> None:
+        with self._connect() as conn:
+            while not done.wait(self.lease / 3):
+                queue.extend_lease(conn, job["id"], self.name, self.lease)
+
+    def run_forever(self) -> None:
+        log.info("worker %s polling every %.1fs", self.name, self.poll)
+        conn = None
+        while not self.stop.is_set():
+            try:
+                if conn is None or conn.closed:
+                    conn = self._connect()
+                if not self.run_once(conn):
+                    self.stop.wait(self.poll)
+            except psycopg.OperationalError as exc:
+                log.error("database unreachable (%s); retrying", exc)
+                conn = None
+                self.stop.wait(self.poll * 5)
+        if conn is not None:
+            conn.close()

@@ -1,0 +1,49 @@
+"""Services hold the rules: ownership, roles, quotas, state machines, transactions.
+
+``Services`` bundles one instance of each, built from the configuration and the
+database; handlers reach them as ``ctx.services.<name>`` and tests may pass
+stand-ins for any of them (see ``make_app(config, services=...)``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from minicloud.config import Config
+from minicloud.db.pool import Database
+
+
+@dataclass
+class Services:
+    config: Config
+    db: Database
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        from minicloud.services.accounts import Accounts
+        from minicloud.services.api_keys import ApiKeys
+        from minicloud.services.audit import Audit
+        from minicloud.services.dashboard import Dashboard
+        from minicloud.services.health import Health
+        from minicloud.services.operations import Operations
+        from minicloud.services.projects import Projects
+        from minicloud.services.sessions import Sessions
+
+        self.projects = Projects(self.db, self.config)
+        self.accounts = Accounts(self.db, self.config, self.projects)
+        self.sessions = Sessions(self.db, self.config)
+        self.api_keys = ApiKeys(self.db)
+        self.audit = Audit(self.db)
+        self.operations = Operations(self.db)
+        self.health = Health(self.db)
+        self.dashboard = Dashboard(self)
+        for name, service in self.extra.items():
+            setattr(self, name, service)
+
+    @classmethod
+    def from_config(cls, config: Config, **extra: Any) -> "Services":
+        db = Database(config.database_url, config.get("database.pool_min"), config.get("database.pool_max"))
+        return cls(config, db, extra)
+
+    def close(self) -> None:
+        self.db.close()

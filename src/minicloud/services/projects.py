@@ -1,0 +1,146 @@
+"""Projects (workspaces), their members and roles, and per-project quota limits."""
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import psycopg.errors
+
+from minicloud.config import Config
+from minicloud.db.pool import Database
+from minicloud.errors import Conflict, Forbidden, NotFoundError
+from minicloud.services.principal import ROLE_RANK, Principal, ProjectRef
+
+ROLES = tuple(ROLE_RANK)
+_COLUMNS = "p.id, p.name, p.description, p.personal, p.owner_id, p.created_at"
+
+
+class Projects:
+    def __init__(self, db: Database, config: Config):
+        self.db = db
+        self.config = config
+
+    def default_quotas(self) -> dict[str, int]:
+        return {k: int(v) for k, v in self.config.section("quotas").items()}
+
+    def create_in(self, conn: psycopg.Connection, owner_id: uuid.UUID, name: str,
+                  description: str = "", personal: bool = False) -> dict:
+        """Inside the caller's transaction: the project, its owner as admin, its quota rows."""
+        project = conn.execute(
+            "INSERT INTO projects (name, description, personal, owner_id) VALUES (%s, %s, %s, %s)"
+            " RETURNING id, name, description, personal, owner_id, created_at",
+            (name, description, personal, owner_id),
+        ).fetchone()
+        conn.execute("INSERT INTO memberships (project_id, user_id, role) VALUES (%s, %s, 'admin')",
+                     (project["id"], owner_id))
+        with conn.cursor() as cur:
+            cur.executemany(
+                'INSERT INTO quotas (project_id, resource, "limit") VALUES (%s, %s, %s)',
+                [(project["id"], k, v) for k, v in self.default_quotas().items()],
+            )
+        project["role"] = "admin"
+        return project
+
+    def create(self, principal: Principal, name: str, description: str) -> dict:
+        try:
+            with self.db.connection() as conn:
+                return self.create_in(conn, principal.user_id, name, description)
+        except psycopg.errors.UniqueViolation:
+            raise Conflict("project.name_taken", code="name_taken", name=name) from None
+
+    def list_for(self, principal: Principal) -> list[dict]:
+        return self.db.fetchall(
+            f"SELECT {_COLUMNS}, m.role FROM projects p JOIN memberships m ON m.project_id = p.id"
+            " WHERE m.user_id = %s ORDER BY p.personal DESC, p.created_at",
+            (principal.user_id,),
+        )
+
+    def resolve(self, principal: Principal, project_id: uuid.UUID | None) -> ProjectRef:
+        """The project the request acts in: the chosen one (member, or any for a global admin), else the personal one."""
+        if project_id is None:
+            personal = principal.personal_project
+            if personal is None:
+                raise NotFoundError("error.no_project")
+            return personal
+        membership = principal.membership(project_id)
+        if membership:
+            return membership
+        if principal.is_admin:
+            row = self.db.fetchone("SELECT id, name, personal FROM projects WHERE id = %s", (project_id,))
+            if row:
+                return ProjectRef(row["id"], row["name"], "admin", row["personal"])
+        raise NotFoundError("project.not_found", code="not_found")
+
+    def get(self, principal: Principal, project_id: uuid.UUID) -> dict:
+        ref = self.resolve(principal, project_id)
+        row = self.db.fetchone(f"SELECT {_COLUMNS} FROM projects p WHERE p.id = %s", (ref.id,))
+        if row is None:
+            raise NotFoundError("project.not_found")
+        row["role"] = ref.role
+        row["members"] = self.members(principal, project_id)
+        return row
+
+    def _require_admin(self, principal: Principal, project_id: uuid.UUID) -> ProjectRef:
+        ref = self.resolve(principal, project_id)
+        if not ref.allows("admin"):
+            raise Forbidden("error.role_forbids", role=ref.role)
+        return ref
+
+    def members(self, principal: Principal, project_id: uuid.UUID) -> list[dict]:
+        ref = self.resolve(principal, project_id)
+        return self.db.fetchall(
+            "SELECT u.id AS user_id, u.username, u.display_name, m.role, m.created_at"
+            " FROM memberships m JOIN users u ON u.id = m.user_id"
+            " WHERE m.project_id = %s ORDER BY m.created_at",
+            (ref.id,),
+        )
+
+    def add_member(self, principal: Principal, project_id: uuid.UUID, username: str, role: str) -> dict:
+        ref = self._require_admin(principal, project_id)
+        user = self.db.fetchone("SELECT id, username, display_name FROM users WHERE lower(username) = %s",
+                                (username.strip().lower(),))
+        if user is None:
+            raise NotFoundError("project.user_not_found", code="user_not_found", username=username)
+        try:
+            self.db.execute("INSERT INTO memberships (project_id, user_id, role) VALUES (%s, %s, %s)",
+                            (ref.id, user["id"], role))
+        except psycopg.errors.UniqueViolation:
+            raise Conflict("project.already_member", code="already_member", username=user["username"]) from None
+        return {"user_id": user["id"], "username": user["username"],
+                "display_name": user["display_name"], "role": role}
+
+    def _owner(self, project_id: uuid.UUID) -> uuid.UUID:
+        return self.db.fetchone("SELECT owner_id FROM projects WHERE id = %s", (project_id,))["owner_id"]
+
+    def change_role(self, principal: Principal, project_id: uuid.UUID, user_id: uuid.UUID, role: str) -> dict:
+        ref = self._require_admin(principal, project_id)
+        if user_id == self._owner(ref.id) and role != "admin":
+            raise Conflict("project.owner_stays_admin", code="owner_stays_admin")
+        row = self.db.fetchone(
+            "UPDATE memberships SET role = %s WHERE project_id = %s AND user_id = %s RETURNING user_id, role",
+            (role, ref.id, user_id),
+        )
+        if row is None:
+            raise NotFoundError("project.member_not_found")
+        return row
+
+    def remove_member(self, principal: Principal, project_id: uuid.UUID, user_id: uuid.UUID) -> None:
+        ref = self._require_admin(principal, project_id)
+        if user_id == self._owner(ref.id):
+            raise Conflict("project.owner_stays_admin", code="owner_stays_admin")
+        if not self.db.execute("DELETE FROM memberships WHERE project_id = %s AND user_id = %s",
+                               (ref.id, user_id)):
+            raise NotFoundError("project.member_not_found")
+
+    def delete(self, principal: Principal, project_id: uuid.UUID) -> None:
+        ref = self._require_admin(principal, project_id)
+        if ref.personal:
+            raise Conflict("project.personal_cannot_be_deleted", code="personal_project")
+        self.db.execute("DELETE FROM projects WHERE id = %s", (ref.id,))
+
+    def quotas(self, project_id: uuid.UUID) -> dict[str, int]:
+        """The project's limits: its own rows over the configured defaults."""
+        limits = self.default_quotas()
+        for row in self.db.fetchall('SELECT resource, "limit" FROM quotas WHERE project_id = %s', (project_id,)):
+            limits[row["resource"]] = row["limit"]
+        return limits

@@ -1,0 +1,1 @@
+"""The web core: router, request context, errors, validation, auth and CSRF."""

@@ -1,0 +1,99 @@
+"""RequestContext: everything a handler needs about one request, and how it answers."""
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.wrappers import Request, Response
+
+from minicloud.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from minicloud.i18n import translate
+from minicloud.services.principal import Principal, ProjectRef
+from minicloud.web import csrf
+from minicloud.web.jsonio import json_response
+from minicloud.web.router import Route
+from minicloud.web.validation import coerce_query, validate
+
+if TYPE_CHECKING:
+    from minicloud.app import App
+
+
+class RequestContext:
+    def __init__(self, app: "App", request: Request, request_id: str, lang: str):
+        self.app = app
+        self.services = app.services
+        self.config = app.config
+        self.request = request
+        self.request_id = request_id
+        self.lang = lang
+        self.route: Route | None = None
+        self.principal: Principal | None = None
+        self.project: ProjectRef | None = None
+        self.audit_target: str | None = None
+        self.audit_username: str | None = None
+        self.audit_project_id = None
+        self.set_cookies: list[tuple[tuple, dict]] = []
+        self._csrf: str | None = None
+
+    # -- language ----------------------------------------------------------
+    def t(self, key: str, **params: Any) -> str:
+        return translate(self.lang, key, **params)
+
+    # -- input -------------------------------------------------------------
+    def json(self) -> Any:
+        """The parsed JSON body: 415 unless JSON, 413 above the size limit, 400 when malformed."""
+        request = self.request
+        if request.mimetype != "application/json":
+            raise UnsupportedMediaType("error.unsupported_media_type")
+        limit = int(self.config.get("server.max_json_bytes"))
+        if request.content_length is not None and request.content_length > limit:
+            raise PayloadTooLarge("error.payload_too_large", limit=limit)
+        raw = request.stream.read(limit + 1)
+        if len(raw) > limit:
+            raise PayloadTooLarge("error.payload_too_large", limit=limit)
+        try:
+            return json.loads(raw.decode("utf-8")) if raw else None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BadRequest("error.malformed_json", code="malformed_json", reason=str(exc)) from None
+
+    def body(self) -> dict:
+        """The JSON body checked against the route's schema (422 naming the bad fields)."""
+        return validate(self.json(), self.route.body or {}, self.t)
+
+    def query(self) -> dict:
+        return coerce_query(self.request.args, self.route.query or {}, self.t)
+
+    def form(self) -> dict:
+        return {k: v for k, v in self.request.form.items() if k != csrf.FIELD}
+
+    # -- output ------------------------------------------------------------
+    def respond(self, data: Any, status: int = 200, headers: dict | None = None) -> Response:
+        return json_response(data, status, headers)
+
+    def url_for(self, endpoint: str, /, **params: Any) -> str:
+        return self.app.router.url_for(endpoint, **params)
+
+    def redirect(self, location: str, status: int = 303) -> Response:
+        return Response("", status=status, headers={"Location": location})
+
+    def set_cookie(self, *args: Any, **kwargs: Any) -> None:
+        """Queue a cookie for whatever response this request ends with."""
+        self.set_cookies.append((args, kwargs))
+
+    @property
+    def csrf_token(self) -> str:
+        """The browser's CSRF token, issuing a new cookie when it has none."""
+        if self._csrf is None:
+            current = self.request.cookies.get(csrf.COOKIE)
+            secret = self.config.jwt_secret()
+            if current and csrf.is_valid(secret, current, current):
+                self._csrf = current
+            else:
+                self._csrf = csrf.new_token(secret)
+                self.set_cookie(csrf.COOKIE, self._csrf, httponly=False, samesite="Lax",
+                                secure=bool(self.config.get("server.secure_cookies")), path="/")
+        return self._csrf
+
+    def render(self, template: str, status: int = 200, **variables: Any) -> Response:
+        html = self.app.templates.get_template(template).render(ctx=self, t=self.t, **variables)
+        return Response(html, status=status, content_type="text/html; charset=utf-8")

@@ -1,0 +1,156 @@
+"""A hand-written router: (method, path) -> Route with typed path parameters.
+
+Paths are written like ``/api/v1/projects/{project_id:uuid}`` or
+``/api/v1/buckets/{name:name}/objects/{key:path}``. Converters:
+
+- ``uuid``: a canonical UUID, passed to the handler as ``uuid.UUID``;
+- ``name``: one path segment of letters, digits, ``.``, ``_`` and ``-``;
+- ``int``: a non-negative integer;
+- ``path``: the rest of the path, slashes included (must be the last part);
+- ``str`` (default): one non-empty path segment.
+
+A request for a path that exists with another method is a 405 carrying the
+``Allow`` header; HEAD is answered by a GET route; unknown paths are 404.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+from urllib.parse import quote, urlencode
+
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+
+CONVERTERS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "uuid": (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", uuid.UUID),
+    "name": (r"[A-Za-z0-9._-]+", str),
+    "int": (r"[0-9]+", int),
+    "path": (r".+", str),
+    "str": (r"[^/]+", str),
+}
+_PARAM = re.compile(r"\{(?P<name>[a-z_][a-z0-9_]*)(?::(?P<type>[a-z]+))?\}")
+
+
+@dataclass(frozen=True)
+class Route:
+    """One line of the route table.
+
+    ``auth`` is ``"public"`` (no credentials), ``"user"`` (a signed-in user),
+    ``"project"`` (a signed-in user acting in a project) or ``"admin"`` (a global
+    administrator). ``role`` is the least project role the route needs; by
+    default ``viewer`` for reads and ``user`` for writes.
+    """
+
+    method: str
+    pattern: str
+    endpoint: str
+    handler: Callable[..., Any]
+    auth: str = "project"
+    role: str | None = None
+    summary: str = ""
+    body: dict | None = None
+    query: dict | None = None
+    api: bool = True
+    audit: bool | None = None
+    tags: tuple[str, ...] = ()
+    _regex: re.Pattern = field(init=False, repr=False, compare=False)
+    _casts: dict[str, Callable[[str], Any]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        regex, casts, pos = "", {}, 0
+        for match in _PARAM.finditer(self.pattern):
+            kind = match.group("type") or "str"
+            if kind not in CONVERTERS:
+                raise ValueError(f"{self.pattern}: unknown converter {kind!r}")
+            if kind == "path" and match.end() != len(self.pattern):
+                raise ValueError(f"{self.pattern}: a path parameter must come last")
+            regex += re.escape(self.pattern[pos:match.start()])
+            regex += f"(?P<{match.group('name')}>{CONVERTERS[kind][0]})"
+            casts[match.group("name")] = CONVERTERS[kind][1]
+            pos = match.end()
+        regex += re.escape(self.pattern[pos:])
+        object.__setattr__(self, "_regex", re.compile(f"^{regex}$"))
+        object.__setattr__(self, "_casts", casts)
+
+    @property
+    def mutating(self) -> bool:
+        return self.method not in ("GET", "HEAD", "OPTIONS")
+
+    @property
+    def required_role(self) -> str:
+        return self.role or ("user" if self.mutating else "viewer")
+
+    @property
+    def audited(self) -> bool:
+        return self.mutating if self.audit is None else self.audit
+
+    @property
+    def params(self) -> dict[str, str]:
+        """Parameter name -> converter name, in path order."""
+        return {m.group("name"): m.group("type") or "str" for m in _PARAM.finditer(self.pattern)}
+
+    def match(self, path: str) -> dict[str, Any] | None:
+        found = self._regex.match(path)
+        if not found:
+            return None
+        try:
+            return {k: self._casts[k](v) for k, v in found.groupdict().items()}
+        except ValueError:
+            return None
+
+
+class Router:
+    """Matches requests against an ordered table of routes."""
+
+    def __init__(self, routes: Iterable[Route]):
+        self.routes: list[Route] = list(routes)
+        self._by_endpoint: dict[str, Route] = {}
+        seen: set[tuple[str, str]] = set()
+        for route in self.routes:
+            if route.endpoint in self._by_endpoint:
+                raise ValueError(f"duplicate endpoint {route.endpoint}")
+            if (route.method, route.pattern) in seen:
+                raise ValueError(f"duplicate route {route.method} {route.pattern}")
+            seen.add((route.method, route.pattern))
+            self._by_endpoint[route.endpoint] = route
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, Any]]:
+        """The route and converted parameters; raises NotFound or MethodNotAllowed."""
+        allowed: set[str] = set()
+        wanted = "GET" if method == "HEAD" else method
+        for route in self.routes:
+            params = route.match(path)
+            if params is None:
+                continue
+            if route.method == wanted:
+                return route, params
+            allowed.add(route.method)
+        if allowed:
+            if "GET" in allowed:
+                allowed.add("HEAD")
+            raise MethodNotAllowed(valid_methods=sorted(allowed))
+        raise NotFound()
+
+    def url_for(self, endpoint: str, /, **params: Any) -> str:
+        """Build the path of ``endpoint``; extra keyword arguments become the query string."""
+        route = self._by_endpoint[endpoint]
+        names = route.params
+
+        def fill(match: re.Match) -> str:
+            name = match.group("name")
+            if name not in params:
+                raise KeyError(f"{endpoint} needs the parameter {name!r}")
+            value = str(params[name])
+            safe = "/" if names[name] == "path" else ""
+            return quote(value, safe=safe)
+
+        path = _PARAM.sub(fill, route.pattern)
+        extra = {k: v for k, v in params.items() if k not in names and v is not None}
+        if extra:
+            path += "?" + urlencode(extra)
+        return path
+
+    def listing(self) -> list[tuple[str, str, str]]:
+        """Every (method, pattern, endpoint) in table order."""
+        return [(r.method, r.pattern, r.endpoint) for r in self.routes]

@@ -1,0 +1,86 @@
+"""The route table: every URL minicloud answers, in one place.
+
+Columns: method, path pattern, endpoint name, handler, then options — ``auth``
+(public | user | project | admin), ``role`` (least project role), ``body`` /
+``query`` (JSON Schema checked by the handler and published in OpenAPI),
+``api=False`` for console pages. The OpenAPI document is generated from the
+``api`` rows, and a test keeps the two in step.
+"""
+from __future__ import annotations
+
+from minicloud.handlers.api import api_keys, audit, auth, health, openapi, operations, projects
+from minicloud.handlers.pages import admin as admin_page
+from minicloud.handlers.pages import audit as audit_page
+from minicloud.handlers.pages import auth as auth_page
+from minicloud.handlers.pages import dashboard, docs, language, sections, static
+from minicloud.handlers.pages import projects as projects_page
+from minicloud.web.router import Route
+
+R = Route
+ROUTES: list[Route] = [
+    # ---- health -------------------------------------------------------------------------------
+    R("GET", "/healthz", "health.live", health.healthz, auth="public", summary="The process is up", tags=("health",)),
+    R("GET", "/readyz", "health.ready", health.readyz, auth="public",
+      summary="The database and each configured backend are reachable", tags=("health",)),
+    R("GET", "/api/v1/openapi.json", "openapi.document", openapi.document, auth="public",
+      summary="This API as an OpenAPI 3.1 document", tags=("meta",)),
+    # ---- accounts (UC-01) ---------------------------------------------------------------------
+    R("POST", "/api/v1/auth/signup", "auth.signup", auth.signup, auth="public", body=auth.SIGNUP_BODY,
+      summary="Create an account and its personal project", tags=("auth",)),
+    R("GET", "/api/v1/auth/username-available", "auth.username_available", auth.username_available,
+      auth="public", query=auth.AVAILABLE_QUERY, summary="Is this username free?", tags=("auth",)),
+    R("POST", "/api/v1/auth/login", "auth.login", auth.login, auth="public", body=auth.LOGIN_BODY,
+      summary="Exchange a username and password for an access token", tags=("auth",)),
+    R("POST", "/api/v1/auth/logout", "auth.logout", auth.logout, auth="user",
+      summary="Revoke the access token in use", tags=("auth",)),
+    R("GET", "/api/v1/auth/me", "auth.me", auth.me, auth="user",
+      summary="The signed-in user with their projects and roles", tags=("auth",)),
+    # ---- projects and members ----------------------------------------------------------------
+    R("GET", "/api/v1/projects", "projects.list", projects.list_projects, auth="user",
+      summary="Projects the caller belongs to", tags=("projects",)),
+    R("POST", "/api/v1/projects", "projects.create", projects.create, auth="user", body=projects.CREATE_BODY,
+      summary="Create a project; the caller becomes its admin", tags=("projects",)),
+    R("GET", "/api/v1/projects/{project_id:uuid}", "projects.get", projects.get, auth="user",
+      summary="A project with its members", tags=("projects",)),
+    R("DELETE", "/api/v1/projects/{project_id:uuid}", "projects.delete", projects.delete, auth="user",
+      summary="Delete a (non-personal) project", tags=("projects",)),
+    R("GET", "/api/v1/projects/{project_id:uuid}/members", "projects.members", projects.list_members,
+      auth="user", summary="Members and their roles", tags=("projects",)),
+    R("POST", "/api/v1/projects/{project_id:uuid}/members", "projects.add_member", projects.add_member,
+      auth="user", body=projects.MEMBER_BODY, summary="Add a member with a role", tags=("projects",)),
+    R("PATCH", "/api/v1/projects/{project_id:uuid}/members/{user_id:uuid}", "projects.change_member",
+      projects.change_member, auth="user", body=projects.ROLE_BODY, summary="Change a member's role",
+      tags=("projects",)),
+    R("DELETE", "/api/v1/projects/{project_id:uuid}/members/{user_id:uuid}", "projects.remove_member",
+      projects.remove_member, auth="user", summary="Remove a member", tags=("projects",)),
+    # ---- API keys -----------------------------------------------------------------------------
+    R("GET", "/api/v1/api-keys", "api_keys.list", api_keys.list_keys, auth="user",
+      summary="The caller's live API keys (without secrets)", tags=("api-keys",)),
+    R("POST", "/api/v1/api-keys", "api_keys.create", api_keys.create, auth="user", body=api_keys.CREATE_BODY,
+      summary="Create an API key; the secret is shown only in this answer", tags=("api-keys",)),
+    R("DELETE", "/api/v1/api-keys/{key_id:uuid}", "api_keys.delete", api_keys.delete, auth="user",
+      summary="Revoke an API key", tags=("api-keys",)),
+    # ---- audit and operations ----------------------------------------------------------------
+    R("GET", "/api/v1/audit", "audit.list", audit.list_entries, query=audit.QUERY,
+      summary="Audit entries, newest first (project admins; global admins with all_projects)", tags=("audit",)),
+    R("GET", "/api/v1/operations/{operation_id:uuid}", "operations.get", operations.get, auth="user",
+      summary="The state of a slow operation", tags=("operations",)),
+    # ---- console pages ------------------------------------------------------------------------
+    R("GET", "/", "pages.home", dashboard.home, auth="public", api=False),
+    R("GET", "/login", "pages.login_form", auth_page.login_form, auth="public", api=False),
+    R("POST", "/login", "pages.login", auth_page.login, auth="public", api=False),
+    R("GET", "/signup", "pages.signup_form", auth_page.signup_form, auth="public", api=False),
+    R("POST", "/signup", "pages.signup", auth_page.signup, auth="public", api=False),
+    R("POST", "/logout", "pages.logout", auth_page.logout, auth="user", api=False),
+    R("GET", "/dashboard", "pages.dashboard", dashboard.dashboard, api=False),
+    R("GET", "/mini-pcs", "pages.instances", sections.instances, api=False),
+    R("GET", "/networks", "pages.networks", sections.networks, api=False),
+    R("GET", "/apps", "pages.apps", sections.apps, api=False),
+    R("GET", "/storage", "pages.storage", sections.storage, api=False),
+    R("GET", "/audit", "pages.audit", audit_page.audit, role="admin", api=False),
+    R("GET", "/admin", "pages.admin", admin_page.admin, auth="admin", api=False),
+    R("POST", "/project", "pages.switch_project", projects_page.switch, auth="user", api=False),
+    R("GET", "/language/{lang:name}", "pages.language", language.switch, auth="public", api=False),
+    R("GET", "/docs", "pages.docs", docs.docs, auth="public", api=False),
+    R("GET", "/static/{file:path}", "pages.static", static.serve, auth="public", api=False),
+]
