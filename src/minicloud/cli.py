@@ -1,0 +1,91 @@
+"""The ``minicloud`` command: database migrations, the admin account, the worker, the web server."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import signal
+import sys
+
+from minicloud import config as config_module
+
+
+def _db_upgrade(args, config) -> int:
+    from minicloud.db import migrate
+
+    applied = migrate.upgrade(config.database_url)
+    print("applied: " + ", ".join(applied) if applied else "database is up to date")
+    return 0
+
+
+def _create_admin(args, config) -> int:
+    from minicloud.errors import ApiError
+    from minicloud.services import Services
+
+    username = args.username or os.environ.get("MINICLOUD_ADMIN_USERNAME", "admin")
+    password = args.password or os.environ.get("MINICLOUD_ADMIN_PASSWORD")
+    generated = password is None
+    if generated:
+        password = secrets.token_urlsafe(12)
+    services = Services.from_config(config)
+    try:
+        user, created = services.accounts.ensure_admin(username, password)
+    except ApiError as exc:
+        print(f"create-admin: {exc.message('en')} {exc.details or ''}", file=sys.stderr)
+        return 1
+    finally:
+        services.close()
+    print(f"administrator {user['username']} {'created' if created else 'updated'}")
+    if generated:
+        print(f"  username: {user['username']}\n  password: {password}")
+    return 0
+
+
+def _worker(args, config) -> int:
+    from minicloud.jobs.worker import Worker
+    from minicloud.services import Services
+
+    services = Services.from_config(config)
+    worker = Worker(config, services, name=args.name)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: worker.stop.set())
+    try:
+        worker.run_forever()
+    finally:
+        services.close()
+    return 0
+
+
+def _serve(args, config) -> int:
+    bind = f"{config.get('server.host')}:{config.get('server.port')}"
+    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--bind", args.bind or bind,
+                               "--workers", str(args.workers), "--access-logfile", "-",
+                               "minicloud.wsgi:application"])
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="minicloud", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply pending migrations").set_defaults(func=_db_upgrade)
+    admin = sub.add_parser("create-admin", help="create (or reset) the global administrator")
+    admin.add_argument("--username")
+    admin.add_argument("--password", help="default: $MINICLOUD_ADMIN_PASSWORD, else generated and printed")
+    admin.set_defaults(func=_create_admin)
+    worker = sub.add_parser("worker", help="run queued jobs until interrupted")
+    worker.add_argument("--name", help="worker name recorded on the jobs it runs")
+    worker.set_defaults(func=_worker)
+    serve = sub.add_parser("serve", help="serve the console and API with gunicorn")
+    serve.add_argument("--bind")
+    serve.add_argument("--workers", type=int, default=2)
+    serve.set_defaults(func=_serve)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return args.func(args, config_module.load())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
