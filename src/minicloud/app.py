@@ -119,12 +119,16 @@ class App:
             raise Unauthorized("error.login_required", code="login_required")
 
     def _check_csrf(self, ctx: RequestContext) -> None:
-        """Cookie-authenticated writes and every console form post need the CSRF token."""
+        """Console form posts, and API writes made with the session cookie, need the CSRF token.
+
+        Public API calls (sign-up, login) act as nobody and take only JSON, which a
+        cross-site form cannot send, so they need none.
+        """
         route, request = ctx.route, ctx.request
         if not route.mutating:
             return
-        cookie_auth = ctx.principal is not None and ctx.principal.via == "cookie"
-        if not (cookie_auth or not route.api):
+        acts_by_cookie = route.auth != "public" and ctx.principal is not None and ctx.principal.via == "cookie"
+        if route.api and not acts_by_cookie:
             return
         submitted = request.headers.get(csrf.HEADER)
         if submitted is None and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):

@@ -1,0 +1,165 @@
+"""The durable job queue: claims, retries with backoff, failures, crash recovery, operations API."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jobtypes  # noqa: F401 - registers the test job types
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from minicloud.jobs.worker import Worker
+
+TESTS = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def jobs_db(clean_db):
+    with psycopg.connect(clean_db, autocommit=True) as conn:
+        conn.execute(jobtypes.TABLE_SQL)
+        conn.execute("TRUNCATE test_job_executions")
+    return clean_db
+
+
+@pytest.fixture
+def job_config(config):
+    return config.with_overrides({"jobs.backoff_base_seconds": 0.2, "jobs.lease_seconds": 2.0,
+                                  "jobs.poll_seconds": 0.05, "jobs.modules": "jobtypes"})
+
+
+def connect(url):
+    return psycopg.connect(url, autocommit=True, row_factory=dict_row)
+
+
+def job_row(url, job_id):
+    with connect(url) as conn:
+        return conn.execute("SELECT * FROM jobs WHERE id = %s", (job_id,)).fetchone()
+
+
+def executions(url, job_id=None):
+    with connect(url) as conn:
+        if job_id is None:
+            return conn.execute("SELECT * FROM test_job_executions ORDER BY id").fetchall()
+        return conn.execute("SELECT * FROM test_job_executions WHERE job_id = %s ORDER BY id", (job_id,)).fetchall()
+
+
+def wait_for(predicate, timeout=30.0, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError("condition not reached in time")
+
+
+def test_a_job_runs_and_its_operation_is_visible_to_its_project(auth, services, job_config, jobs_db):
+    alice, bob = auth.user("alice"), auth.user("bob")
+    project = alice.personal_project
+    job = services.operations.submit("test.record", {"sleep": 0}, project_id=project, target="thing")
+    response = alice.get(f"/api/v1/operations/{job['id']}")
+    assert response.status_code == 200 and response.json["state"] == "queued"
+    worker = Worker(job_config, services, name="w1")
+    with connect(jobs_db) as conn:
+        assert worker.run_once(conn) is True
+        assert worker.run_once(conn) is False
+    done = alice.get(f"/api/v1/operations/{job['id']}").json
+    assert done["state"] == "succeeded" and done["result"] == {"slept": 0} and done["attempts"] == 1
+    assert bob.get(f"/api/v1/operations/{job['id']}").status_code == 404
+
+
+def test_failures_are_retried_with_backoff_then_succeed(services, job_config, jobs_db):
+    job = services.operations.submit("test.flaky", {"succeed_on": 3})
+    worker = Worker(job_config, services, name="w1")
+    with connect(jobs_db) as conn:
+        worker.run_once(conn)
+        first = job_row(jobs_db, job["id"])
+        assert first["state"] == "queued" and "transient failure on attempt 1" in first["last_error"]
+        assert worker.run_once(conn) is False  # not before its backoff has passed
+        while job_row(jobs_db, job["id"])["state"] != "succeeded":
+            if worker.run_once(conn):
+                continue
+            time.sleep(0.05)
+    starts = [e["at"] for e in executions(jobs_db, job["id"])]
+    gaps = [(b - a).total_seconds() for a, b in zip(starts, starts[1:])]
+    assert len(starts) == 3
+    assert gaps[0] >= 0.2 and gaps[1] >= 0.4  # base, then doubled
+    assert job_row(jobs_db, job["id"])["result"] == {"attempt": 3}
+
+
+def test_a_job_that_keeps_failing_ends_failed_with_its_error(services, job_config, jobs_db):
+    job = services.operations.submit("test.flaky", {"succeed_on": 99}, max_attempts=2)
+    worker = Worker(job_config.with_overrides({"jobs.backoff_base_seconds": 0.0}), services, name="w1")
+    with connect(jobs_db) as conn:
+        while worker.run_once(conn):
+            pass
+    row = job_row(jobs_db, job["id"])
+    assert row["state"] == "failed" and row["attempts"] == 2
+    assert row["last_error"] == "RuntimeError: transient failure on attempt 2"
+    with connect(jobs_db) as conn:
+        runs = conn.execute("SELECT outcome FROM job_runs WHERE job_id = %s ORDER BY attempt", (job["id"],)).fetchall()
+    assert [r["outcome"] for r in runs] == ["retry", "failed"]
+
+
+def test_permanent_errors_and_unknown_kinds_fail_at_once(services, job_config, jobs_db):
+    permanent = services.operations.submit("test.permanent", {})
+    unknown = services.operations.submit("no.such.kind", {})
+    worker = Worker(job_config, services, name="w1")
+    with connect(jobs_db) as conn:
+        while worker.run_once(conn):
+            pass
+    assert job_row(jobs_db, permanent["id"])["last_error"] == "the image does not exist"
+    assert job_row(jobs_db, unknown["id"])["state"] == "failed"
+    assert job_row(jobs_db, permanent["id"])["attempts"] == 1
+
+
+def start_worker(database_url, name, **env):
+    environment = dict(os.environ, DATABASE_URL=database_url, MINICLOUD_JOBS_MODULES="jobtypes",
+                       MINICLOUD_JOBS_POLL_SECONDS="0.05", MINICLOUD_JOBS_LEASE_SECONDS="2",
+                       MINICLOUD_JOBS_BACKOFF_BASE_SECONDS="0.1",
+                       PYTHONPATH=os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]), **env)
+    return subprocess.Popen([sys.executable, "-m", "minicloud.cli", "worker", "--name", name], env=environment,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop(process, sig=signal.SIGTERM):
+    if process.poll() is None:
+        process.send_signal(sig)
+    process.wait(timeout=20)
+
+
+def test_two_workers_never_run_one_job_twice(services, jobs_db):
+    ids = [services.operations.submit("test.record", {"sleep": 0.02})["id"] for _ in range(60)]
+    workers = [start_worker(jobs_db, "a"), start_worker(jobs_db, "b")]
+    try:
+        wait_for(lambda: all(job_row(jobs_db, i)["state"] == "succeeded" for i in ids), timeout=60, step=0.2)
+    finally:
+        for w in workers:
+            stop(w)
+    rows = executions(jobs_db)
+    starts = [r["job_id"] for r in rows if r["phase"] == "start"]
+    assert sorted(map(str, starts)) == sorted(map(str, ids))  # every job exactly once
+    assert {r["worker"] for r in rows} == {"a", "b"}  # both took part
+    assert [w.returncode for w in workers] == [0, 0]  # SIGTERM stops them cleanly
+
+
+def test_a_job_survives_its_worker_being_killed(services, jobs_db):
+    job = services.operations.submit("test.record", {"sleep": 3})
+    first = start_worker(jobs_db, "doomed")
+    try:
+        wait_for(lambda: executions(jobs_db, job["id"]))  # it started on the first worker
+        assert job_row(jobs_db, job["id"])["locked_by"] == "doomed"
+    finally:
+        stop(first, signal.SIGKILL)
+    second = start_worker(jobs_db, "rescuer")
+    try:
+        wait_for(lambda: job_row(jobs_db, job["id"])["state"] == "succeeded", timeout=30)
+    finally:
+        stop(second)
+    phases = [(e["worker"], e["phase"]) for e in executions(jobs_db, job["id"])]
+    assert phases == [("doomed", "start"), ("rescuer", "start"), ("rescuer", "end")]
+    row = job_row(jobs_db, job["id"])
+    assert row["attempts"] == 2 and row["locked_by"] is None

@@ -1,0 +1,100 @@
+"""The hand-written router: typed parameters, 404, 405 + Allow, HEAD, reverse URLs, listing."""
+import uuid
+
+import pytest
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+
+from minicloud.web.router import Route, Router
+
+
+def handler(ctx, **params):
+    return params
+
+
+@pytest.fixture
+def router():
+    return Router([
+        Route("GET", "/things", "things.list", handler),
+        Route("POST", "/things", "things.create", handler),
+        Route("GET", "/things/{thing_id:uuid}", "things.get", handler),
+        Route("DELETE", "/things/{thing_id:uuid}", "things.delete", handler),
+        Route("GET", "/buckets/{name:name}/objects/{key:path}", "objects.get", handler),
+        Route("GET", "/pages/{number:int}", "pages.get", handler),
+    ])
+
+
+def test_uuid_parameter_is_converted(router):
+    ident = uuid.uuid4()
+    route, params = router.match("GET", f"/things/{ident}")
+    assert route.endpoint == "things.get"
+    assert params == {"thing_id": ident}
+
+
+def test_malformed_uuid_is_not_found(router):
+    with pytest.raises(NotFound):
+        router.match("GET", "/things/not-a-uuid")
+
+
+def test_path_parameter_keeps_slashes(router):
+    route, params = router.match("GET", "/buckets/photos/objects/2024/trip/a b.jpg")
+    assert route.endpoint == "objects.get"
+    assert params == {"name": "photos", "key": "2024/trip/a b.jpg"}
+
+
+def test_name_parameter_is_one_segment(router):
+    with pytest.raises(NotFound):
+        router.match("GET", "/buckets/a/b/objects/x")
+
+
+def test_int_parameter(router):
+    assert router.match("GET", "/pages/12")[1] == {"number": 12}
+    with pytest.raises(NotFound):
+        router.match("GET", "/pages/twelve")
+
+
+def test_unknown_path_is_404(router):
+    with pytest.raises(NotFound):
+        router.match("GET", "/nothing")
+
+
+def test_wrong_method_is_405_with_allow(router):
+    with pytest.raises(MethodNotAllowed) as info:
+        router.match("PUT", "/things")
+    assert set(info.value.valid_methods) == {"GET", "HEAD", "POST"}
+
+
+def test_head_is_answered_by_get(router):
+    route, _ = router.match("HEAD", "/things")
+    assert route.endpoint == "things.list"
+
+
+def test_reverse_url(router):
+    ident = uuid.uuid4()
+    assert router.url_for("things.get", thing_id=ident) == f"/things/{ident}"
+    assert router.url_for("objects.get", name="b", key="dir/a b.txt") == "/buckets/b/objects/dir/a%20b.txt"
+    assert router.url_for("things.list", limit=5) == "/things?limit=5"
+    with pytest.raises(KeyError):
+        router.url_for("things.get")
+
+
+def test_listing_is_the_table_in_order(router):
+    assert router.listing()[:2] == [("GET", "/things", "things.list"), ("POST", "/things", "things.create")]
+    assert len(router.listing()) == 6
+
+
+def test_duplicate_endpoint_and_route_are_refused():
+    with pytest.raises(ValueError):
+        Router([Route("GET", "/a", "x", handler), Route("GET", "/b", "x", handler)])
+    with pytest.raises(ValueError):
+        Router([Route("GET", "/a", "x", handler), Route("GET", "/a", "y", handler)])
+
+
+def test_path_converter_must_be_last():
+    with pytest.raises(ValueError):
+        Route("GET", "/a/{rest:path}/b", "x", handler)
+
+
+def test_default_roles_follow_the_method():
+    assert Route("GET", "/a", "a", handler).required_role == "viewer"
+    assert Route("POST", "/a", "b", handler).required_role == "user"
+    assert Route("POST", "/a", "c", handler, role="admin").required_role == "admin"
