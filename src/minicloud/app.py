@@ -100,23 +100,23 @@ class App:
         request = ctx.request
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
-        if header:
-            if scheme.lower() != "bearer" or not token.strip():
-                raise Unauthorized("error.invalid_token")
-            ctx.principal = self.services.sessions.authenticate(token.strip(), "token")
-            return
         cookie = request.cookies.get(SESSION_COOKIE)
-        if cookie:
-            try:
-                ctx.principal = self.services.sessions.authenticate(cookie, "cookie")
-                return
-            except Unauthorized:
-                ctx.set_cookie(SESSION_COOKIE, "", expires=0, path="/")
-                if required:
+        try:
+            if header:
+                if scheme.lower() != "bearer" or not token.strip():
+                    raise Unauthorized("error.invalid_token")
+                ctx.principal = self.services.sessions.authenticate(token.strip(), "token")
+            elif cookie:
+                try:
+                    ctx.principal = self.services.sessions.authenticate(cookie, "cookie")
+                except Unauthorized:
+                    ctx.set_cookie(SESSION_COOKIE, "", expires=0, path="/")
                     raise
-                return
-        if required:
-            raise Unauthorized("error.login_required", code="login_required")
+            elif required:
+                raise Unauthorized("error.login_required", code="login_required")
+        except Unauthorized:
+            if required:
+                raise  # a public route simply serves an anonymous caller
 
     def _check_csrf(self, ctx: RequestContext) -> None:
         """Console form posts, and API writes made with the session cookie, need the CSRF token.
@@ -169,7 +169,7 @@ class App:
     def _audit(self, ctx: RequestContext, status: int) -> None:
         principal, route = ctx.principal, ctx.route
         params = route.match(ctx.request.path) or {}
-        target = ctx.audit_target or (str(next(iter(params.values()))) if params else None)
+        target = ctx.audit_target or (str(list(params.values())[-1]) if params else None)
         entry = AuditEntry(
             action=route.endpoint, method=ctx.request.method, path=ctx.request.path, status=status,
             request_id=ctx.request_id, target=target, address=ctx.request.remote_addr,

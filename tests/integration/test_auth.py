@@ -64,7 +64,7 @@ def test_login_returns_bearer_token_and_session_cookie(auth, client):
     assert response.status_code == 200
     body = response.json
     assert body["token_type"] == "Bearer" and body["expires_in"] > 0
-    cookie = response.headers["Set-Cookie"]
+    cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("mc_session="))
     assert "mc_session=" + body["access_token"] in cookie
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
