@@ -173,7 +173,7 @@ class App:
         entry = AuditEntry(
             action=route.endpoint, method=ctx.request.method, path=ctx.request.path, status=status,
             request_id=ctx.request_id, target=target, address=ctx.request.remote_addr,
-            user_id=principal.user_id if principal else None,
+            user_id=principal.user_id if principal else ctx.audit_user_id,
             username=principal.username if principal else ctx.audit_username,
             project_id=ctx.project.id if ctx.project else (ctx.audit_project_id or params.get("project_id")),
         )

@@ -77,3 +77,10 @@ def test_global_admin_sees_everything_filtered_and_paginated(auth, services):
     assert all(e["result"] == "failure" for e in failures)
     assert root.get("/api/v1/audit?cursor=%%%", headers=headers).status_code == 400
     assert root.get("/api/v1/audit?limit=501", headers=headers).status_code == 422
+
+
+def test_signup_and_login_are_linked_to_the_user(auth):
+    alice = auth.user()
+    entries = alice.get("/api/v1/audit").json["items"]
+    signup = next(e for e in entries if e["action"] == "auth.signup")
+    assert signup["user_id"] == alice.me["id"] and signup["project_id"] == alice.personal_project

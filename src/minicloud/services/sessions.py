@@ -21,7 +21,9 @@ _PRINCIPAL_SQL = """
 SELECT u.id, u.username, u.display_name, u.is_admin, u.email, u.birthdate, u.created_at,
        EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = %(jti)s) AS revoked,
        coalesce((SELECT json_agg(json_build_object('id', p.id, 'name', p.name, 'role', m.role,
-                                                   'personal', p.personal) ORDER BY p.created_at)
+                                                   'personal', p.personal)
+                           -- own personal project first (the default acting project)
+                           ORDER BY (p.personal AND p.owner_id = u.id) DESC, p.created_at)
                  FROM memberships m JOIN projects p ON p.id = m.project_id
                  WHERE m.user_id = u.id), '[]') AS projects
 FROM users u
@@ -37,7 +39,9 @@ WITH k AS (
 SELECT u.id, u.username, u.display_name, u.is_admin, u.email, u.birthdate, u.created_at,
        false AS revoked,
        coalesce((SELECT json_agg(json_build_object('id', p.id, 'name', p.name, 'role', m.role,
-                                                   'personal', p.personal) ORDER BY p.created_at)
+                                                   'personal', p.personal)
+                           -- own personal project first (the default acting project)
+                           ORDER BY (p.personal AND p.owner_id = u.id) DESC, p.created_at)
                  FROM memberships m JOIN projects p ON p.id = m.project_id
                  WHERE m.user_id = u.id), '[]') AS projects
 FROM users u JOIN k ON k.user_id = u.id

@@ -31,6 +31,7 @@ class RequestContext:
         self.project: ProjectRef | None = None
         self.audit_target: str | None = None
         self.audit_username: str | None = None
+        self.audit_user_id = None
         self.audit_project_id = None
         self.set_cookies: list[tuple[tuple, dict]] = []
         self._csrf: str | None = None

@@ -36,6 +36,8 @@ def signup(ctx):
                                         body.get("email"), birthdate, ctx.lang)
     ctx.audit_target = user["username"]
     ctx.audit_username = user["username"]
+    ctx.audit_user_id = user["id"]
+    ctx.audit_project_id = user["projects"][0]["id"]
     return ctx.respond(user, 201, {"Location": ctx.url_for("auth.me")})
 
 
@@ -49,6 +51,7 @@ def login(ctx):
     body = ctx.body()
     ctx.audit_username = body["username"].strip().lower()
     user_id = ctx.services.accounts.verify_login(body["username"], body["password"], ctx.request.remote_addr or "")
+    ctx.audit_user_id = user_id
     token, ttl = ctx.services.sessions.issue(user_id)
     set_session_cookie(ctx, token, ttl)
     return ctx.respond({"access_token": token, "token_type": "Bearer", "expires_in": ttl})

@@ -1,7 +1,8 @@
-"""Console page (being written)."""
-from werkzeug.exceptions import NotFound
+"""The administration page (global administrators): every account."""
+from __future__ import annotations
+
+from minicloud.handlers.pages.common import render
 
 
-def _todo(ctx, **kw):
-    raise NotFound()
-admin = _todo
+def admin(ctx):
+    return render(ctx, "admin.html", users=ctx.services.accounts.list_users())

@@ -1,7 +1,18 @@
-"""Console page (being written)."""
-from werkzeug.exceptions import NotFound
+"""Section pages for capabilities that arrive in later issues: a heading and an honest empty state."""
+from __future__ import annotations
+
+from minicloud.handlers.pages.common import render
 
 
-def _todo(ctx, **kw):
-    raise NotFound()
-instances = networks = apps = storage = _todo
+def _section(name: str):
+    def page(ctx):
+        return render(ctx, "section.html", section=name)
+    page.__name__ = name
+    page.__doc__ = f"The {name} section."
+    return page
+
+
+instances = _section("instances")
+networks = _section("networks")
+apps = _section("apps")
+storage = _section("storage")

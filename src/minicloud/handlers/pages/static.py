@@ -1,7 +1,16 @@
-"""Console page (being written)."""
-from werkzeug.exceptions import NotFound
+"""Static files of the console (CSS, the small progressive-enhancement scripts), from src/minicloud/static/."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from werkzeug.utils import send_from_directory
+
+STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
+MAX_AGE = 3600
 
 
-def _todo(ctx, **kw):
-    raise NotFound()
-serve = _todo
+def serve(ctx, file: str):
+    """The file, or 404 for anything outside the directory (``..``, absolute paths) or missing."""
+    response = send_from_directory(STATIC_DIR, file, ctx.request.environ, max_age=MAX_AGE)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

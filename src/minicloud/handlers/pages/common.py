@@ -1,0 +1,73 @@
+"""Helpers shared by the console pages: safe redirects, the acting project, page rendering."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from werkzeug.exceptions import HTTPException
+
+from minicloud.errors import ApiError
+from minicloud.web.session import PROJECT_COOKIE
+
+# Pages only load files from this site; scripts and styles come from /static/ only.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": ("default-src 'self'; img-src 'self' data:; object-src 'none'; "
+                                "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+YEAR = 365 * 24 * 3600
+
+
+def safe_next(value: str | None, default: str = "/dashboard") -> str:
+    """``value`` when it is a path on this site ("/x", not "//host" or "/\\host"), else ``default``."""
+    if not value or not value.startswith("/") or value.startswith("//"):
+        return default
+    if "\\" in value or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        return default
+    return value
+
+
+def current_path(ctx) -> str:
+    """Where ``next=`` links lead back to: this page, or for a form post the page of the same path (else /)."""
+    request = ctx.request
+    if request.method in ("GET", "HEAD"):
+        return request.full_path.rstrip("?")
+    try:
+        ctx.app.router.match("GET", request.path)
+    except HTTPException:
+        return "/"
+    return request.path
+
+
+def in_utc(rows: list[dict], column: str = "at") -> list[dict]:
+    """The rows with ``column`` (an aware datetime from PostgreSQL) turned to UTC, as the pages say."""
+    for row in rows:
+        value = row.get(column)
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            row[column] = value.astimezone(timezone.utc)
+    return rows
+
+
+def acting_project(ctx):
+    """The project the page acts in: the route's, else the remembered one, else the personal one."""
+    if ctx.project is not None or ctx.principal is None:
+        return ctx.project
+    remembered = ctx.request.cookies.get(PROJECT_COOKIE)
+    if remembered:
+        try:
+            return ctx.services.projects.resolve(ctx.principal, uuid.UUID(remembered))
+        except (ValueError, ApiError):
+            pass
+    return ctx.principal.personal_project
+
+
+def render(ctx, template: str, status: int = 200, **variables):
+    """``ctx.render`` plus the layout's variables and the security headers every page carries."""
+    variables.setdefault("here", current_path(ctx))
+    variables.setdefault("acting", acting_project(ctx))
+    response = ctx.render(template, status=status, **variables)
+    response.headers.update(SECURITY_HEADERS)
+    return response
