@@ -130,6 +130,10 @@ def test_signup_errors_are_shown_under_the_fields(client, auth):
     assert "Use 3 to 32 characters" in page and "at least 8 characters" in page
     assert "do not match" in page and "Enter your name" in page
     assert 'value="ab"' in page and "short" not in page
+    invalid = html(signup_form(client, email="not-an-email", birthdate="2001-02-30"))
+    assert "must be an email address" in invalid and "must be a date (YYYY-MM-DD)" in invalid
+    future = html(signup_form(client, birthdate="2999-01-01"))
+    assert future.count('class="field-error"') == 1
     auth.signup("alice")
     taken = signup_form(client, username="alice")
     assert taken.status_code == 409 and "already taken" in html(taken)

@@ -1,15 +1,15 @@
 """Console sign-in, sign-up (with the username check, UC-01) and sign-out."""
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from minicloud.errors import ApiError, Conflict, ValidationFailed
+from minicloud.handlers.api.auth import SIGNUP_BODY
 from minicloud.handlers.pages.common import render, safe_next
 from minicloud.services.accounts import PASSWORD_MIN, USERNAME, normalize_username
 from minicloud.web.session import PROJECT_COOKIE, clear_session_cookie, set_session_cookie
+from minicloud.web.validation import validate
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SIGNUP_FIELDS = ("username", "display_name", "email", "birthdate")  # kept when the form comes back
 
 
@@ -78,21 +78,21 @@ def _availability(ctx, username: str) -> tuple[str, str]:
 
 
 def _field_errors(ctx, values: dict, password: str, confirm: str) -> dict[str, str]:
-    errors = ctx.services.accounts.check_signup(values["username"], password, ctx.lang)
-    if password != confirm:
-        errors["password_confirm"] = ctx.t("signup.password_mismatch")
+    """The API's sign-up rules (the same schema and account rules), plus what only a form has."""
+    body = {name: value for name, value in values.items() if value}
+    body["password"] = password
+    try:
+        validate(body, SIGNUP_BODY, ctx.t)
+        errors: dict[str, str] = {}
+    except ValidationFailed as exc:
+        errors = dict(exc.details["fields"])
     if not values["display_name"]:
         errors["display_name"] = ctx.t("signup.display_name_required")
-    elif len(values["display_name"]) > 100:
-        errors["display_name"] = ctx.t("validation.max_length", max=100)
-    if values["email"] and (len(values["email"]) > 254 or not _EMAIL.match(values["email"])):
-        errors["email"] = ctx.t("validation.format_email")
-    if values["birthdate"]:
-        try:
-            if date.fromisoformat(values["birthdate"]) > date.today():
-                errors["birthdate"] = ctx.t("signup.birthdate_future")
-        except ValueError:
-            errors["birthdate"] = ctx.t("validation.format_date")
+    errors.update(ctx.services.accounts.check_signup(values["username"], password, ctx.lang))
+    if password != confirm:
+        errors["password_confirm"] = ctx.t("signup.password_mismatch")
+    if "birthdate" not in errors and values["birthdate"] and date.fromisoformat(values["birthdate"]) > date.today():
+        errors["birthdate"] = ctx.t("signup.birthdate_future")
     return errors
 
 
