@@ -63,11 +63,12 @@ class App:
         response.headers["X-Request-Id"] = request_id
         if ctx.route is not None and ctx.route.audited:
             self._audit(ctx, response.status_code)
-        access_log.info(
-            '%s %s %s %d %.1fms rid=%s user=%s', request.remote_addr, request.method, request.full_path.rstrip("?"),
-            response.status_code, (time.perf_counter() - started) * 1000, request_id,
-            ctx.principal.username if ctx.principal else "-",
-        )
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info(
+                "%s %s %s %d %.1fms rid=%s user=%s", request.remote_addr, request.method,
+                request.full_path.rstrip("?"), response.status_code, (time.perf_counter() - started) * 1000,
+                request_id, ctx.principal.username if ctx.principal else "-",
+            )
         return response(environ, start_response)
 
     def _language(self, request: Request) -> str:

@@ -140,3 +140,9 @@ def test_cookie_session_reads_need_no_csrf(auth, client):
     auth.signup()
     auth.login()
     assert client.get("/api/v1/auth/me").status_code == 200
+
+
+def test_no_content_answers_have_no_body(auth):
+    alice = auth.user()
+    response = alice.post("/api/v1/auth/logout")
+    assert response.status_code == 204 and response.data == b""

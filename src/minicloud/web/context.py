@@ -69,6 +69,9 @@ class RequestContext:
 
     # -- output ------------------------------------------------------------
     def respond(self, data: Any, status: int = 200, headers: dict | None = None) -> Response:
+        """``data`` as JSON; a 204 carries no body at all."""
+        if status == 204:
+            return Response(status=204, headers=headers)
         return json_response(data, status, headers)
 
     def url_for(self, endpoint: str, /, **params: Any) -> str:

@@ -39,7 +39,8 @@ class Route:
     ``auth`` is ``"public"`` (no credentials), ``"user"`` (a signed-in user),
     ``"project"`` (a signed-in user acting in a project) or ``"admin"`` (a global
     administrator). ``role`` is the least project role the route needs; by
-    default ``viewer`` for reads and ``user`` for writes.
+    default ``viewer`` for reads and ``user`` for writes. ``status`` is what a
+    success answers with (published in OpenAPI; see ``success_statuses``).
     """
 
     method: str
@@ -54,6 +55,7 @@ class Route:
     api: bool = True
     audit: bool | None = None
     tags: tuple[str, ...] = ()
+    status: int | tuple[int, ...] | None = None
     _regex: re.Pattern = field(init=False, repr=False, compare=False)
     _casts: dict[str, Callable[[str], Any]] = field(init=False, repr=False, compare=False)
 
@@ -80,6 +82,13 @@ class Route:
     @property
     def required_role(self) -> str:
         return self.role or ("user" if self.mutating else "viewer")
+
+    @property
+    def success_statuses(self) -> tuple[int, ...]:
+        """The statuses a success answers with: the declared ones, else 201 for POST, 204 for DELETE, 200."""
+        if self.status is not None:
+            return (self.status,) if isinstance(self.status, int) else tuple(self.status)
+        return {"POST": (201,), "DELETE": (204,)}.get(self.method, (200,))
 
     @property
     def audited(self) -> bool:

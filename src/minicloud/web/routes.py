@@ -3,6 +3,7 @@
 Columns: method, path pattern, endpoint name, handler, then options — ``auth``
 (public | user | project | admin), ``role`` (least project role), ``body`` /
 ``query`` (JSON Schema checked by the handler and published in OpenAPI),
+``status`` (what a success answers, when not 201 for POST / 204 for DELETE / 200),
 ``api=False`` for console pages. The OpenAPI document is generated from the
 ``api`` rows, and a test keeps the two in step.
 """
@@ -20,7 +21,7 @@ R = Route
 ROUTES: list[Route] = [
     # ---- health -------------------------------------------------------------------------------
     R("GET", "/healthz", "health.live", health.healthz, auth="public", summary="The process is up", tags=("health",)),
-    R("GET", "/readyz", "health.ready", health.readyz, auth="public",
+    R("GET", "/readyz", "health.ready", health.readyz, auth="public", status=(200, 503),
       summary="The database and each configured backend are reachable", tags=("health",)),
     R("GET", "/api/v1/openapi.json", "openapi.document", openapi.document, auth="public",
       summary="This API as an OpenAPI 3.1 document", tags=("meta",)),
@@ -29,9 +30,9 @@ ROUTES: list[Route] = [
       summary="Create an account and its personal project", tags=("auth",)),
     R("GET", "/api/v1/auth/username-available", "auth.username_available", auth.username_available,
       auth="public", query=auth.AVAILABLE_QUERY, summary="Is this username free?", tags=("auth",)),
-    R("POST", "/api/v1/auth/login", "auth.login", auth.login, auth="public", body=auth.LOGIN_BODY,
+    R("POST", "/api/v1/auth/login", "auth.login", auth.login, auth="public", body=auth.LOGIN_BODY, status=200,
       summary="Exchange a username and password for an access token", tags=("auth",)),
-    R("POST", "/api/v1/auth/logout", "auth.logout", auth.logout, auth="user",
+    R("POST", "/api/v1/auth/logout", "auth.logout", auth.logout, auth="user", status=204,
       summary="Revoke the access token in use", tags=("auth",)),
     R("GET", "/api/v1/auth/me", "auth.me", auth.me, auth="user",
       summary="The signed-in user with their projects and roles", tags=("auth",)),

@@ -1,6 +1,20 @@
-"""Placeholder (being written)."""
-from werkzeug.exceptions import NotFound
+"""/api/v1/openapi.json: this API as an OpenAPI 3.1 document, generated from the route table."""
+from __future__ import annotations
+
+import weakref
+
+from werkzeug.wrappers import Response
+
+from minicloud.web.jsonio import dumps
+from minicloud.web.openapi import document_for
+
+# The serialised document per router: built on the first request, then served as is.
+_JSON: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def document(ctx):
-    raise NotFound()
+    router = ctx.app.router
+    body = _JSON.get(router)
+    if body is None:
+        body = _JSON[router] = dumps(document_for(router)).encode("utf-8")
+    return Response(body, status=200, content_type="application/json; charset=utf-8")

@@ -1,0 +1,38 @@
+"""/docs: the API reference page, drawn on the server from the OpenAPI document."""
+from __future__ import annotations
+
+import html
+
+from minicloud.web.openapi import build_document
+
+
+def test_docs_lists_every_api_operation(client, app):
+    response = client.get("/docs")
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    page = html.unescape(response.get_data(as_text=True))
+    doc = build_document(app.router)
+    for path, item in doc["paths"].items():
+        assert path in page, path
+        for method, op in item.items():
+            assert f'id="op-{op["operationId"].replace(".", "-").replace("_", "-")}"' in page
+            assert f"{method.upper()} {path}" in page
+    assert "<script" not in page.split("</head>", 1)[1]  # nothing on the page needs JavaScript
+    assert "/api/v1/openapi.json" in page
+
+
+def test_docs_shows_parameters_body_fields_auth_and_errors(client):
+    page = html.unescape(client.get("/docs", headers={"Accept-Language": "en"}).get_data(as_text=True))
+    assert "API reference" in page
+    assert "3–32 characters" in page                      # signup username
+    assert "one of: success, failure" in page              # audit ?result=
+    assert "X-Project-Id" in page and "at least the role" in page
+    assert "A signed-in user" in page and "Anyone (no credentials)" in page
+    assert "Fields not listed here are rejected." in page
+    for status in ("401", "404", "409", "413", "415", "422"):
+        assert f'<span class="status-code">{status}</span>' in page
+
+
+def test_docs_in_korean(client):
+    page = client.get("/docs", headers={"Accept-Language": "ko"}).get_data(as_text=True)
+    assert "API 레퍼런스" in page and "계정과 로그인" in page and "docs." not in page.replace("/docs", "")

@@ -1,0 +1,157 @@
+"""The OpenAPI document is generated from the route table and kept in step with it."""
+from __future__ import annotations
+
+import pytest
+from openapi_spec_validator import validate
+
+from minicloud.web.openapi import build_document, document_for, error_statuses, openapi_path
+from minicloud.web.router import Route, Router
+from minicloud.web.routes import ROUTES
+
+METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+@pytest.fixture(scope="module")
+def router():
+    return Router(ROUTES)
+
+
+@pytest.fixture(scope="module")
+def doc(router):
+    return build_document(router)
+
+
+def operations(doc):
+    return [(method, path, op) for path, item in doc["paths"].items()
+            for method, op in item.items() if method in METHODS]
+
+
+def test_document_and_router_list_the_same_operations(router, doc):
+    from_router = {(r.method, openapi_path(r.pattern)) for r in router.routes if r.api and r.method != "HEAD"}
+    from_doc = {(m.upper(), path) for m, path, _ in operations(doc) if m != "head"}
+    assert from_doc == from_router
+    # HEAD is answered by each GET route; the document does not invent HEAD operations for it.
+    explicit_head = {(r.method, openapi_path(r.pattern)) for r in router.routes if r.api and r.method == "HEAD"}
+    assert {(m.upper(), path) for m, path, _ in operations(doc) if m == "head"} == explicit_head
+    # Console pages are not part of the API.
+    assert "/docs" not in doc["paths"] and "/login" not in doc["paths"]
+
+
+def test_document_is_valid_openapi_3_1(doc):
+    assert doc["openapi"].startswith("3.1.")
+    validate(doc)  # raises OpenAPIValidationError when not valid
+
+
+def test_operation_ids_are_the_endpoints_and_unique(router, doc):
+    ids = [op["operationId"] for _, _, op in operations(doc)]
+    assert len(ids) == len(set(ids))
+    assert set(ids) == {r.endpoint for r in router.routes if r.api}
+
+
+def test_every_route_body_query_and_path_parameter_is_published(router, doc):
+    for route in router.routes:
+        if not route.api:
+            continue
+        op = doc["paths"][openapi_path(route.pattern)][route.method.lower()]
+        params = op.get("parameters", [])
+        assert ("requestBody" in op) == (route.body is not None), route.endpoint
+        assert [p["name"] for p in params if p.get("in") == "path"] == list(route.params), route.endpoint
+        query = [p["name"] for p in params if p.get("in") == "query"]
+        assert query == list((route.query or {}).get("properties", {})), route.endpoint
+        assert (op["security"] == []) == (route.auth == "public"), route.endpoint
+        assert ({"$ref": "#/components/parameters/ProjectId"} in params) == (route.auth == "project")
+        assert any(int(status) < 300 for status in op["responses"]), route.endpoint
+
+
+def test_path_parameters_bodies_queries_and_security(router, doc):
+    get_project = doc["paths"]["/api/v1/projects/{project_id}"]["get"]
+    assert get_project["parameters"][0] == {
+        "name": "project_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+    assert {"bearerJWT": []} in get_project["security"] and {"apiKey": []} in get_project["security"]
+    assert "401" in get_project["responses"] and "404" in get_project["responses"]
+
+    signup = doc["paths"]["/api/v1/auth/signup"]["post"]
+    schema = signup["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["required"] == ["username", "password", "display_name"]
+    assert signup["security"] == [] and "401" not in signup["responses"]
+    assert {"201", "400", "409", "413", "415", "422"} <= set(signup["responses"])
+    assert signup["responses"]["422"] == {"$ref": "#/components/responses/ValidationFailed"}
+
+    available = doc["paths"]["/api/v1/auth/username-available"]["get"]
+    assert available["parameters"] == [
+        {"name": "username", "in": "query", "required": True, "schema": {"type": "string", "maxLength": 64}}]
+
+    audit = doc["paths"]["/api/v1/audit"]["get"]  # auth="project"
+    assert {"$ref": "#/components/parameters/ProjectId"} in audit["parameters"]
+    assert doc["components"]["parameters"]["ProjectId"]["in"] == "header"
+    assert "403" in audit["responses"] and audit["x-role"] == "viewer"
+    limit = next(p for p in audit["parameters"] if p.get("name") == "limit")
+    assert limit["schema"]["maximum"] == 500 and limit["required"] is False
+
+    error = doc["components"]["schemas"]["Error"]
+    assert error["properties"]["error"]["required"] == ["code", "message", "details"]
+    for _, _, op in operations(doc):
+        for status, answer in op["responses"].items():
+            if "$ref" in answer:
+                assert int(status) >= 400
+                target = doc["components"]["responses"][answer["$ref"].rsplit("/", 1)[1]]
+                assert target["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+
+
+def test_success_statuses_come_from_the_route_table(doc):
+    def codes(method, path):
+        return {s for s in doc["paths"][path][method]["responses"] if int(s) < 300}
+
+    assert codes("post", "/api/v1/projects") == {"201"}
+    assert "Location" in doc["paths"]["/api/v1/projects"]["post"]["responses"]["201"]["headers"]
+    assert codes("post", "/api/v1/auth/login") == {"200"}
+    assert codes("post", "/api/v1/auth/logout") == {"204"}
+    assert "content" not in doc["paths"]["/api/v1/auth/logout"]["post"]["responses"]["204"]
+    assert codes("delete", "/api/v1/projects/{project_id}") == {"204"}
+    assert set(doc["paths"]["/readyz"]["get"]["responses"]) == {"200", "503"}
+
+
+def test_converters_and_guessed_statuses():
+    def handler(ctx, **kw):  # no declared status: the method decides
+        return kw
+
+    router = Router([
+        Route("POST", "/api/v1/things/{n:int}/parts/{key:path}", "things.part", handler, auth="admin"),
+        Route("DELETE", "/api/v1/things/{name:name}", "things.delete", handler, auth="user"),
+        Route("HEAD", "/api/v1/things/{name}", "things.head", handler, auth="public"),
+        Route("GET", "/page", "pages.page", handler, api=False),
+    ])
+    doc = build_document(router)
+    validate(doc)
+    part = doc["paths"]["/api/v1/things/{n}/parts/{key}"]["post"]
+    assert [p["schema"]["type"] for p in part["parameters"]] == ["integer", "string"]
+    assert "201" in part["responses"] and "403" in part["responses"]
+    assert "204" in doc["paths"]["/api/v1/things/{name}"]["delete"]["responses"]
+    assert "head" in doc["paths"]["/api/v1/things/{name}"]
+    assert "/page" not in doc["paths"]
+    assert error_statuses(router.routes[2]) == [404, 503]
+    assert error_statuses(Route("GET", "/api/v1/ping", "ping", handler, auth="public")) == []
+
+
+def test_two_routes_with_the_same_openapi_path_are_refused():
+    def handler(ctx, **kw):
+        return kw
+
+    router = Router([Route("GET", "/api/v1/x/{a:uuid}", "x.by_id", handler),
+                     Route("GET", "/api/v1/x/{a:name}", "x.by_name", handler)])
+    with pytest.raises(ValueError, match="listed twice"):
+        build_document(router)
+
+
+def test_document_is_built_once_per_router(router):
+    assert document_for(router) is document_for(router)
+    assert document_for(Router(ROUTES)) is not document_for(router)
+
+
+def test_served_at_api_v1_openapi_json(client, app):
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    assert response.json == build_document(app.router)
+    validate(response.json)
+    assert client.get("/api/v1/openapi.json").get_data() == response.get_data()
