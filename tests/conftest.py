@@ -4,6 +4,7 @@ Set MINICLOUD_TEST_DATABASE_URL to use an existing (disposable!) database instea
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import socket
@@ -43,6 +44,7 @@ def pg_server():
     datadir.parent.chmod(0o755)  # the server runs as "postgres" when we are root
     port = free_port()
     env = dict(os.environ, PG_EXTRA_OPTS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+    _adopt_orphans()
     started = subprocess.run([str(ROOT / "scripts/pg.sh"), "start", str(datadir), str(port)],
                              capture_output=True, text=True, env=env)
     if started.returncode != 0:
@@ -53,6 +55,25 @@ def pg_server():
     finally:
         subprocess.run([str(ROOT / "scripts/pg.sh"), "stop", str(datadir)], check=False)
         shutil.rmtree(datadir.parent, ignore_errors=True)
+        _reap_orphans()
+
+
+def _adopt_orphans() -> None:
+    """pg_ctl leaves the server without a parent and PID 1 here reaps nobody: adopt it (Linux)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def _reap_orphans() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 @pytest.fixture(scope="session")

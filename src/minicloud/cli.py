@@ -23,13 +23,23 @@ def _create_admin(args, config) -> int:
     from minicloud.errors import ApiError
     from minicloud.services import Services
 
-    username = args.username or os.environ.get("MINICLOUD_ADMIN_USERNAME", "admin")
-    password = args.password or os.environ.get("MINICLOUD_ADMIN_PASSWORD")
+    username = args.username or os.environ.get("MINICLOUD_ADMIN_USERNAME") or "admin"
+    password = args.password or os.environ.get("MINICLOUD_ADMIN_PASSWORD") or None
     generated = password is None
     if generated:
         password = secrets.token_urlsafe(12)
     services = Services.from_config(config)
     try:
+        if args.if_missing:
+            existing = services.db.fetchone(
+                "SELECT username, is_admin FROM users WHERE lower(username) = lower(%s)", (username.strip(),))
+            if existing and existing["is_admin"]:
+                print(f"administrator {existing['username']} exists (password unchanged)")
+                return 0
+            if existing:
+                print(f"create-admin: user {existing['username']} exists but is not an administrator; left as is"
+                      " (give a password, without --if-missing, to promote it)", file=sys.stderr)
+                return 0
         user, created = services.accounts.ensure_admin(username, password)
     except ApiError as exc:
         print(f"create-admin: {exc.message('en')} {exc.details or ''}", file=sys.stderr)
@@ -72,8 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply pending migrations").set_defaults(func=_db_upgrade)
     admin = sub.add_parser("create-admin", help="create (or reset) the global administrator")
-    admin.add_argument("--username")
+    admin.add_argument("--username", help="default: $MINICLOUD_ADMIN_USERNAME, else admin")
     admin.add_argument("--password", help="default: $MINICLOUD_ADMIN_PASSWORD, else generated and printed")
+    admin.add_argument("--if-missing", action="store_true",
+                       help="leave an existing account of that name alone (no password reset)")
     admin.set_defaults(func=_create_admin)
     worker = sub.add_parser("worker", help="run queued jobs until interrupted")
     worker.add_argument("--name", help="worker name recorded on the jobs it runs")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,10 +76,18 @@ class Config:
         if not path.is_absolute():
             path = self.root / path
         if not path.exists():
+            # Written whole to a private temporary file, then linked into place: a process
+            # starting at the same moment either wins the link or reads the winner's secret.
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(48))
+            fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".jwt-secret-")
+            try:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(secrets.token_urlsafe(48))
+                os.link(temporary, path)
+            except FileExistsError:
+                pass
+            finally:
+                os.unlink(temporary)
         secret = path.read_text().strip()
         self.values["auth"]["jwt_secret"] = secret
         return secret

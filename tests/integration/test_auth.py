@@ -1,5 +1,4 @@
 """UC-01 accounts on real PostgreSQL: sign-up rules, login, tokens, logout, rate limiting."""
-import time
 from datetime import datetime, timedelta, timezone
 
 import jwt

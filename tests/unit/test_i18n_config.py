@@ -51,3 +51,17 @@ def test_jwt_secret_is_generated_once_into_its_file(tmp_path):
     again = config_module.load(environ={}).with_overrides({"auth.jwt_secret": "",
                                                             "auth.jwt_secret_file": str(tmp_path / "secret")})
     assert again.jwt_secret() == first
+
+
+def test_processes_starting_together_share_one_secret(tmp_path):
+    import multiprocessing
+
+    path = str(tmp_path / "secret")
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        secrets = pool.map(_read_secret, [path] * 8)
+    assert len(set(secrets)) == 1 and len(secrets[0]) >= 40
+    assert [p.name for p in tmp_path.iterdir()] == ["secret"]
+
+
+def _read_secret(path):
+    return config_module.load(environ={}).with_overrides({"auth.jwt_secret": "", "auth.jwt_secret_file": path}).jwt_secret()

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Install what minicloud needs on Debian 12 / Ubuntu, then the Python venv .venv.
+# Idempotent and quick when everything is there: apt-get runs only for what is missing,
+# pip only when pyproject.toml changed since the last install (a stamp inside .venv).
+#
+#   scripts/install-deps.sh            install what is missing (system packages + .venv)
+#   scripts/install-deps.sh --check    only report what is missing (exit 1 if anything is)
+#
+# Environment:
+#   PYTHON=python3.12           the interpreter for .venv (default: python3 on PATH; 3.11+)
+#   MINICLOUD_DEPS=runtime      skip test/bench-only things (chromium, wrk, the [test] extra)
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+self=$(realpath "$0")
+cd "$(dirname "$self")/.."
+root=$PWD
+check_only=false
+[ "${1:-}" = "--check" ] && check_only=true
+profile=${MINICLOUD_DEPS:-all}
+case "$profile" in all|runtime) ;; *) echo "install-deps: MINICLOUD_DEPS must be 'all' or 'runtime'" >&2; exit 2 ;; esac
+
+say() { echo "install-deps: $*"; }
+die() { echo "install-deps: error: $*" >&2; exit 1; }
+
+# One install at a time (make run and make test may start together).
+exec 9<"$self"
+flock 9
+
+# ---- system packages ------------------------------------------------------------------------
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
+pg_server_present() {
+  local bindir
+  bindir=$(pg_config --bindir 2>/dev/null || true)
+  [ -n "$bindir" ] && [ -x "$bindir/initdb" ] && return 0
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null
+}
+
+python=${PYTHON:-python3}
+check_python() {
+  "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || die "minicloud needs Python 3.11 or newer; $python is $("$python" -c 'import sys; print(sys.version.split()[0])'). Install one and run with PYTHON=python3.11 (or newer)."
+}
+if command -v "$python" >/dev/null; then check_python; fi
+
+missing=()
+command -v make >/dev/null || missing+=(make)
+command -v gcc >/dev/null || missing+=(gcc)
+pg_server_present || missing+=(postgresql)
+command -v psql >/dev/null || missing+=(postgresql-client)
+command -v runuser >/dev/null || missing+=(util-linux)
+if ! command -v "$python" >/dev/null; then
+  [ "$python" = python3 ] || die "$python not found (PYTHON=$python)"
+  missing+=(python3 python3-venv)
+elif ! "$python" -c 'import ensurepip, venv' 2>/dev/null; then
+  # Debian/Ubuntu split venv+ensurepip out of python3: `python3 -m venv` fails without it.
+  case "$(command -v "$python")" in
+    /usr/bin/*) missing+=(python3-venv) ;;
+    *) die "$python cannot create virtual environments (no ensurepip/venv module)" ;;
+  esac
+fi
+if [ "$profile" = all ]; then
+  command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing+=(chromium)
+  command -v wrk >/dev/null || missing+=(wrk)
+  # A Korean font, so the browser tests' screenshots show Hangul rather than empty boxes.
+  have_pkg fonts-nanum || missing+=(fonts-nanum)
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if $check_only; then
+    say "missing system packages: ${missing[*]}"
+    exit 1
+  fi
+  if [ "$(id -u)" = 0 ]; then
+    sudo=()
+  elif command -v sudo >/dev/null; then
+    sudo=(sudo)
+  else
+    die "need to install ${missing[*]} but I am not root and sudo is not installed; install them as root and run me again"
+  fi
+  command -v apt-get >/dev/null || die "apt-get not found: install ${missing[*]} by hand (this script knows Debian/Ubuntu)"
+  apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -y -q)
+  say "installing system packages: ${missing[*]}"
+  "${apt[@]}" update
+  # Ubuntu calls Debian's chromium package chromium-browser.
+  if [[ " ${missing[*]} " == *" chromium "* ]] && ! apt-cache show chromium >/dev/null 2>&1; then
+    missing=("${missing[@]/#chromium/chromium-browser}")
+  fi
+  "${apt[@]}" install --no-install-recommends "${missing[@]}"
+fi
+
+# ---- Python ---------------------------------------------------------------------------------
+check_python
+
+venv=$root/.venv
+stamp=$venv/.minicloud-deps
+extras=$([ "$profile" = all ] && echo "[test]" || echo "")
+want="$(sha256sum pyproject.toml | cut -d' ' -f1) $extras"
+
+venv_ok() {
+  [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
+}
+stamp_ok() {
+  [ -f "$stamp" ] || return 1
+  local have
+  have=$(cat "$stamp")
+  # A venv with the test extra also serves the runtime profile.
+  [ "$have" = "$want" ] || { [ -z "$extras" ] && [ "$have" = "${want}[test]" ]; }
+}
+
+if venv_ok && stamp_ok; then
+  say "system packages and .venv are up to date"
+  exit 0
+fi
+if $check_only; then
+  say ".venv missing or older than pyproject.toml"
+  exit 1
+fi
+if ! venv_ok; then
+  say "creating .venv with $python ($("$python" -c 'import sys; print(sys.version.split()[0])'))"
+  rm -rf "$venv"
+  "$python" -m venv "$venv"
+fi
+say "installing minicloud${extras} into .venv (pyproject.toml changed or first run)"
+rm -f "$stamp"
+"$venv/bin/python" -m pip install --disable-pip-version-check -q -e ".${extras}"
+echo "$want" >"$stamp"
+say "done"
