@@ -16,34 +16,33 @@ from minicloud.services.principal import Principal, projects_from_rows
 ALGORITHM = "HS256"
 API_KEY_PREFIX = "mck_"
 
-# One round trip: the user, whether this token was revoked, and every membership.
-_PRINCIPAL_SQL = """
-SELECT u.id, u.username, u.display_name, u.is_admin, u.email, u.birthdate, u.created_at,
-       EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = %(jti)s) AS revoked,
+# The user's profile and every membership, their own personal project first (the
+# default acting project); ``u`` is the users row.
+_USER_AND_PROJECTS = """
+       u.id, u.username, u.display_name, u.is_admin, u.email, u.birthdate, u.created_at,
        coalesce((SELECT json_agg(json_build_object('id', p.id, 'name', p.name, 'role', m.role,
                                                    'personal', p.personal)
-                           -- own personal project first (the default acting project)
-                           ORDER BY (p.personal AND p.owner_id = u.id) DESC, p.created_at)
+                                 ORDER BY (p.personal AND p.owner_id = u.id) DESC, p.created_at)
                  FROM memberships m JOIN projects p ON p.id = m.project_id
                  WHERE m.user_id = u.id), '[]') AS projects
+"""
+
+# One round trip: the user, their projects, and whether this token was revoked.
+_PRINCIPAL_SQL = f"""
+SELECT {_USER_AND_PROJECTS},
+       EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = %(jti)s) AS revoked
 FROM users u
 WHERE u.id = %(uid)s AND NOT u.disabled
 """
 
-_API_KEY_SQL = """
+# One round trip: the key's owner and their projects, the key's last use recorded.
+_API_KEY_SQL = f"""
 WITH k AS (
     UPDATE api_keys SET last_used_at = now()
     WHERE key_hash = %(hash)s AND revoked_at IS NULL
     RETURNING user_id
 )
-SELECT u.id, u.username, u.display_name, u.is_admin, u.email, u.birthdate, u.created_at,
-       false AS revoked,
-       coalesce((SELECT json_agg(json_build_object('id', p.id, 'name', p.name, 'role', m.role,
-                                                   'personal', p.personal)
-                           -- own personal project first (the default acting project)
-                           ORDER BY (p.personal AND p.owner_id = u.id) DESC, p.created_at)
-                 FROM memberships m JOIN projects p ON p.id = m.project_id
-                 WHERE m.user_id = u.id), '[]') AS projects
+SELECT {_USER_AND_PROJECTS}
 FROM users u JOIN k ON k.user_id = u.id
 WHERE NOT u.disabled
 """
