@@ -27,7 +27,7 @@ from minicloud.web.context import RequestContext
 from minicloud.web.errors import envelope, from_http_exception
 from minicloud.web.jsonio import json_response
 from minicloud.web.router import Route, Router
-from minicloud.web.session import LANG_COOKIE, PROJECT_COOKIE, SESSION_COOKIE
+from minicloud.web.session import LANG_COOKIE, SESSION_COOKIE, remembered_project
 
 log = logging.getLogger("minicloud.app")
 access_log = logging.getLogger("minicloud.access")
@@ -145,13 +145,8 @@ class App:
                 return projects.resolve(ctx.principal, uuid.UUID(chosen))
             except ValueError:
                 raise ApiError("error.bad_project_header", code="bad_project_header") from None
-        remembered = ctx.request.cookies.get(PROJECT_COOKIE)
-        if remembered and ctx.principal.via == "cookie":
-            try:
-                return projects.resolve(ctx.principal, uuid.UUID(remembered))
-            except (ValueError, ApiError):
-                pass
-        return projects.resolve(ctx.principal, None)
+        remembered = remembered_project(ctx) if ctx.principal.via == "cookie" else None
+        return remembered or projects.resolve(ctx.principal, None)
 
     # -- errors and audit ----------------------------------------------------
     def _error_response(self, ctx: RequestContext, exc: Exception) -> Response:

@@ -1,5 +1,9 @@
-"""The browser session: the access token in an HttpOnly, SameSite=Lax cookie."""
+"""The browser session: the access token in an HttpOnly, SameSite=Lax cookie, and the chosen project."""
 from __future__ import annotations
+
+import uuid
+
+from minicloud.errors import ApiError
 
 SESSION_COOKIE = "mc_session"
 PROJECT_COOKIE = "mc_project"
@@ -15,3 +19,14 @@ def set_session_cookie(ctx, token: str, ttl: int) -> None:
 
 def clear_session_cookie(ctx) -> None:
     ctx.set_cookie(SESSION_COOKIE, "", expires=0, httponly=True, samesite="Lax", path="/")
+
+
+def remembered_project(ctx):
+    """The project chosen in the console (its cookie), while the user may still act in it; else None."""
+    remembered = ctx.request.cookies.get(PROJECT_COOKIE)
+    if not remembered or ctx.principal is None:
+        return None
+    try:
+        return ctx.services.projects.resolve(ctx.principal, uuid.UUID(remembered))
+    except (ValueError, ApiError):
+        return None

@@ -1,13 +1,11 @@
 """Helpers shared by the console pages: safe redirects, the acting project, page rendering."""
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timezone
 
 from werkzeug.exceptions import HTTPException
 
-from minicloud.errors import ApiError
-from minicloud.web.session import PROJECT_COOKIE
+from minicloud.web.session import remembered_project
 
 # Pages only load files from this site; scripts and styles come from /static/ only.
 SECURITY_HEADERS = {
@@ -55,13 +53,7 @@ def acting_project(ctx):
     """The project the page acts in: the route's, else the remembered one, else the personal one."""
     if ctx.project is not None or ctx.principal is None:
         return ctx.project
-    remembered = ctx.request.cookies.get(PROJECT_COOKIE)
-    if remembered:
-        try:
-            return ctx.services.projects.resolve(ctx.principal, uuid.UUID(remembered))
-        except (ValueError, ApiError):
-            pass
-    return ctx.principal.personal_project
+    return remembered_project(ctx) or ctx.principal.personal_project
 
 
 def render(ctx, template: str, status: int = 200, **variables):
