@@ -6,7 +6,7 @@ import time
 
 import psycopg
 
-from minicloud.jobs.registry import PermanentJobError, job_type
+from minicloud.jobs.registry import PermanentJobError, job_type, periodic
 
 TABLE_SQL = ("CREATE TABLE IF NOT EXISTS test_job_executions ("
              " id bigserial PRIMARY KEY, job_id uuid NOT NULL, worker text NOT NULL, phase text NOT NULL,"
@@ -39,3 +39,13 @@ def flaky(job, context):
 @job_type("test.permanent")
 def permanent(job, context):
     raise PermanentJobError("the image does not exist")
+
+
+PERIODIC_RUNS = []
+
+
+@periodic("test.tick", "jobs.poll_seconds")
+def tick(context):
+    """Records each run; sleeps a little so a concurrent worker would overlap."""
+    PERIODIC_RUNS.append(context.worker)
+    time.sleep(0.2)

@@ -59,7 +59,7 @@ def _worker(args, config) -> int:
     services = Services.from_config(config)
     worker = Worker(config, services, name=args.name)
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: worker.stop.set())
+        signal.signal(sig, lambda *_: (worker.stop.set(), worker.wake.set()))
     try:
         worker.run_forever()
     finally:

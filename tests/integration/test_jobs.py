@@ -163,3 +163,27 @@ def test_a_job_survives_its_worker_being_killed(services, jobs_db):
     assert phases == [("doomed", "start"), ("rescuer", "start"), ("rescuer", "end")]
     row = job_row(jobs_db, job["id"])
     assert row["attempts"] == 2 and row["locked_by"] is None
+
+
+def test_periodic_tasks_run_when_due_and_in_one_worker_at_a_time(services, job_config, jobs_db):
+    import threading
+
+    jobtypes.PERIODIC_RUNS.clear()
+    config = job_config.with_overrides({"jobs.poll_seconds": 30.0})
+    first, second = Worker(config, services, name="p1"), Worker(config, services, name="p2")
+    results = {}
+
+    def run(worker):
+        with connect(jobs_db) as conn:
+            results[worker.name] = worker.run_periodic(conn)
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert jobtypes.PERIODIC_RUNS.count("p1") + jobtypes.PERIODIC_RUNS.count("p2") == 1  # the lock held
+    with connect(jobs_db) as conn:
+        assert "test.tick" not in first.run_periodic(conn)  # not due again for 30 s
+        first.trigger("test.tick")
+        assert "test.tick" in first.run_periodic(conn)  # a trigger makes it due at once

@@ -2,6 +2,10 @@
 
 A job function receives ``(job: dict, context: JobContext)`` and returns a JSON-able
 result. It must be safe to run again: a job whose worker died is run once more.
+
+``@periodic("name", "section.interval_setting")`` registers a task every worker runs
+when it is due (one worker at a time: the run holds an advisory lock), such as the
+reconciler that compares the database with what the infrastructure reports.
 """
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ import importlib
 from typing import Any, Callable
 
 JobFunction = Callable[[dict, Any], Any]
+PeriodicFunction = Callable[[Any], Any]
 _REGISTRY: dict[str, JobFunction] = {}
+_PERIODIC: dict[str, tuple[PeriodicFunction, str]] = {}
 
 
 class PermanentJobError(Exception):
@@ -22,6 +28,19 @@ def job_type(kind: str) -> Callable[[JobFunction], JobFunction]:
         return fn
 
     return register
+
+
+def periodic(name: str, interval_setting: str) -> Callable[[PeriodicFunction], PeriodicFunction]:
+    """Run ``fn(context)`` every ``config.get(interval_setting)`` seconds in some worker."""
+    def register(fn: PeriodicFunction) -> PeriodicFunction:
+        _PERIODIC[name] = (fn, interval_setting)
+        return fn
+
+    return register
+
+
+def periodic_tasks() -> dict[str, tuple[PeriodicFunction, str]]:
+    return dict(_PERIODIC)
 
 
 def lookup(kind: str) -> JobFunction | None:

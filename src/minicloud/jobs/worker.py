@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import traceback
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,7 @@ from psycopg.rows import dict_row
 
 from minicloud.config import Config
 from minicloud.jobs import queue
-from minicloud.jobs.registry import PermanentJobError, load_modules, lookup
+from minicloud.jobs.registry import PermanentJobError, load_modules, lookup, periodic_tasks
 
 log = logging.getLogger("minicloud.worker")
 
@@ -44,7 +45,9 @@ class Worker:
         self.base = float(config.get("jobs.backoff_base_seconds"))
         self.cap = float(config.get("jobs.backoff_max_seconds"))
         self.stop = threading.Event()
+        self.wake = threading.Event()
         load_modules(config.get("jobs.modules"))
+        self._due: dict[str, float] = {name: 0.0 for name in periodic_tasks()}
 
     def _connect(self) -> psycopg.Connection:
         return psycopg.connect(self.config.database_url, autocommit=True, row_factory=dict_row)
@@ -99,6 +102,31 @@ class Worker:
             while not done.wait(self.lease / 3):
                 queue.extend_lease(conn, job["id"], self.name, self.lease)
 
+    def trigger(self, name: str) -> None:
+        """Run periodic task ``name`` at the next turn of the loop (e.g. after a libvirt event)."""
+        self._due[name] = 0.0
+        self.wake.set()
+
+    def run_periodic(self, conn: psycopg.Connection) -> list[str]:
+        """Run every periodic task that is due and not running in another worker; returns their names."""
+        ran = []
+        for name, (fn, interval_setting) in periodic_tasks().items():
+            now = time.monotonic()
+            if self._due.get(name, 0.0) > now:
+                continue
+            self._due[name] = now + float(self.config.get(interval_setting))
+            key = conn.execute("SELECT hashtext(%s) AS k", (f"periodic:{name}",)).fetchone()["k"]
+            if not conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (key,)).fetchone()["ok"]:
+                continue
+            try:
+                fn(JobContext(self.config, self.name, self.services))
+                ran.append(name)
+            except Exception:  # noqa: BLE001 - a failed pass is logged; the next one tries again
+                log.exception("periodic task %s failed", name)
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        return ran
+
     def run_forever(self) -> None:
         log.info("worker %s polling every %.1fs", self.name, self.poll)
         conn = None
@@ -106,8 +134,10 @@ class Worker:
             try:
                 if conn is None or conn.closed:
                     conn = self._connect()
+                self.run_periodic(conn)
                 if not self.run_once(conn):
-                    self.stop.wait(self.poll)
+                    self.wake.wait(self.poll)
+                    self.wake.clear()
             except psycopg.OperationalError as exc:
                 log.error("database unreachable (%s); retrying", exc)
                 conn = None
