@@ -51,7 +51,7 @@ command -v psql >/dev/null || missing+=(postgresql-client)
 command -v runuser >/dev/null || missing+=(util-linux)
 if ! command -v "$python" >/dev/null; then
   [ "$python" = python3 ] || die "$python not found (PYTHON=$python)"
-  missing+=(python3 python3-venv)
+  missing+=(python3 python3-venv python3-dev)
 elif ! "$python" -c 'import ensurepip, venv' 2>/dev/null; then
   # Debian/Ubuntu split venv+ensurepip out of python3: `python3 -m venv` fails without it.
   case "$(command -v "$python")" in
@@ -59,11 +59,40 @@ elif ! "$python" -c 'import ensurepip, venv' 2>/dev/null; then
     *) die "$python cannot create virtual environments (no ensurepip/venv module)" ;;
   esac
 fi
+# libvirt-python has no wheels on PyPI: pip compiles it, which needs the interpreter's headers.
+if command -v "$python" >/dev/null \
+   && ! "$python" -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' 2>/dev/null; then
+  case "$(command -v "$python")" in
+    /usr/bin/*) missing+=("$("$python" -c 'import sys; print("python%d.%d-dev" % sys.version_info[:2])')") ;;
+    *) die "$python has no C headers (Python.h), needed to build libvirt-python; install its -dev package" ;;
+  esac
+fi
+# Virtual machines (mini PCs): QEMU + libvirt (no systemd units needed; scripts/libvirt.sh starts
+# the daemons), libvirt-dev + pkg-config so pip can build libvirt-python, dnsmasq-base + iptables
+# for isolated libvirt networks, and what scripts/build-test-image.sh builds guest images with.
+# (The guest kernel is not installed on the host: the image build fetches it with apt-get download.)
+# Several live in sbin, which a normal user's PATH may lack.
+PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
+command -v qemu-img >/dev/null || missing+=(qemu-utils)
+command -v libvirtd >/dev/null || missing+=(libvirt-daemon)
+have_pkg libvirt-daemon-driver-qemu || missing+=(libvirt-daemon-driver-qemu)
+command -v virsh >/dev/null || missing+=(libvirt-clients)
+have_pkg libvirt-dev || missing+=(libvirt-dev)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+command -v dnsmasq >/dev/null || missing+=(dnsmasq-base)
+command -v iptables >/dev/null || missing+=(iptables)
+command -v debootstrap >/dev/null || missing+=(debootstrap)
+command -v mkfs.ext4 >/dev/null || missing+=(e2fsprogs)
+have_pkg busybox-static || missing+=(busybox-static)
+command -v cpio >/dev/null || missing+=(cpio)
 if [ "$profile" = all ]; then
   command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing+=(chromium)
   command -v wrk >/dev/null || missing+=(wrk)
   # A Korean font, so the browser tests' screenshots show Hangul rather than empty boxes.
   have_pkg fonts-nanum || missing+=(fonts-nanum)
+  # xmllint, which virt-xml-validate runs to check rendered domain XML against libvirt's schema.
+  command -v xmllint >/dev/null || missing+=(libxml2-utils)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

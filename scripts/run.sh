@@ -14,6 +14,7 @@
 #                                  the administrator; with a password it is (re)set every run,
 #                                  without one a password is generated once and printed
 #   MINICLOUD_SKIP_DEPS=1          do not run scripts/install-deps.sh
+#   MINICLOUD_SKIP_LIBVIRT=1       do not start libvirtd (scripts/libvirt.sh start)
 set -euo pipefail
 
 self=$(realpath "$0")
@@ -42,6 +43,12 @@ if [ "${MINICLOUD_SKIP_DEPS:-}" != 1 ]; then
 fi
 py=$root/.venv/bin/python
 mc=$root/.venv/bin/minicloud
+
+# libvirtd for mini PCs (started only when not running; left running on exit, like any system daemon).
+# Without it the console still works; /readyz reports the compute backend as unavailable.
+if [ "${MINICLOUD_SKIP_LIBVIRT:-}" != 1 ]; then
+  scripts/libvirt.sh start || log "warning: libvirtd could not be started (see above): mini PCs will not work"
+fi
 
 host=${MINICLOUD_SERVER_HOST:-127.0.0.1}
 port=${MINICLOUD_SERVER_PORT:-8080}

@@ -14,8 +14,18 @@ from minicloud import config as config_module
 def _db_upgrade(args, config) -> int:
     from minicloud.db import migrate
 
+    from minicloud.services import Services
+
     applied = migrate.upgrade(config.database_url)
     print("applied: " + ", ".join(applied) if applied else "database is up to date")
+    services = Services.from_config(config)
+    try:  # the mini PC templates of configs/templates.toml and the local host
+        seeded = services.templates.seed()
+        services.hosts.ensure_default()
+    finally:
+        services.close()
+    if seeded:
+        print("templates added: " + ", ".join(seeded))
     return 0
 
 
@@ -60,9 +70,14 @@ def _worker(args, config) -> int:
     worker = Worker(config, services, name=args.name)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: (worker.stop.set(), worker.wake.set()))
+    from minicloud.jobs.reconciler import watch_hosts
+
+    watchers = watch_hosts(services, worker)  # libvirt lifecycle events start a reconciler pass at once
     try:
         worker.run_forever()
     finally:
+        for watcher in watchers:
+            watcher.close()
         services.close()
     return 0
 

@@ -243,7 +243,7 @@ def test_a_failing_card_shows_could_not_load_while_the_others_render(broken_clie
     assert response.status_code == 200
     page = html(response)
     cards = dict(re.findall(r'data-card="(\w+)".*?</h2>\s*(.*?)</section>', page, re.S))
-    assert set(cards) == {"project", "operations", "quotas", "activity", "broken"}
+    assert set(cards) == {"project", "operations", "quotas", "activity", "instances", "broken"}
     assert "Could not load" in cards["broken"] and "Could not load" in cards["quotas"]
     for healthy in ("project", "operations", "activity"):
         assert "Could not load" not in cards[healthy]
@@ -339,8 +339,7 @@ def test_switching_to_a_foreign_or_malformed_project_fails(client, auth):
 def test_sections_show_an_honest_empty_state(client, auth):
     auth.signup("alice")
     page_login(client)
-    for path, heading in (("/mini-pcs", "Mini PCs"), ("/networks", "Networks"), ("/apps", "Apps"),
-                          ("/storage", "Storage")):
+    for path, heading in (("/networks", "Networks"), ("/apps", "Apps"), ("/storage", "Storage")):
         page = html(client.get(path, headers={"Accept-Language": "en"}))
         assert f"<h1>{heading}</h1>" in page and "not available yet on this installation" in page
     korean = html(client.get("/storage", headers={"Accept-Language": "ko"}))

@@ -54,5 +54,7 @@ def kinds() -> list[str]:
 def load_modules(names: str) -> None:
     """Import the built-in job modules and every extra one named (comma-separated)."""
     importlib.import_module("minicloud.jobs.maintenance")
+    importlib.import_module("minicloud.jobs.instances")
+    importlib.import_module("minicloud.jobs.reconciler")
     for name in filter(None, (n.strip() for n in names.split(","))):
         importlib.import_module(name)

@@ -37,8 +37,29 @@ class Services:
         self.operations = Operations(self.db)
         self.health = Health(self.db)
         self.dashboard = Dashboard(self)
+        self._compute()
         for name, service in self.extra.items():
             setattr(self, name, service)
+
+    def _compute(self) -> None:
+        """Mini PCs: templates, key pairs, images, hosts (+ placement), networking, quotas, instances."""
+        from minicloud.services.hosts import Hosts
+        from minicloud.services.images import Images
+        from minicloud.services.instances import Instances
+        from minicloud.services.keypairs import KeyPairs
+        from minicloud.services.networking import Networking
+        from minicloud.services.quotas import Quotas
+        from minicloud.services.templates import Templates
+
+        self.templates = Templates(self.db, self.config)
+        self.keypairs = KeyPairs(self.db)
+        self.images = Images(self.db, self.config)
+        self.hosts = Hosts(self.db, self.config, self.extra.pop("driver_factory", None))
+        self.networking = Networking(self.config)
+        self.quotas = Quotas(self.db, self.projects)
+        self.instances = Instances(self.db, self.config, self)
+        self.dashboard.add_card("instances", lambda principal, project: self.instances.counts(project.id))
+        self.health.register("libvirt", self.hosts.default_host_health)
 
     @classmethod
     def from_config(cls, config: Config, **extra: Any) -> "Services":

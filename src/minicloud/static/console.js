@@ -50,3 +50,45 @@
     if (status.classList.contains("available") || status.classList.contains("taken")) { show("", ""); }
   });
 }());
+
+/* The mini PC page's serial console: the output refreshes every two seconds and a typed line goes
+ * to POST /api/v1/instances/{id}/console without reloading the page. Without JavaScript the page
+ * refreshes itself and the form posts to the console page route instead. */
+(function () {
+  "use strict";
+  var pre = document.querySelector("pre[data-console-url]");
+  if (!pre || !window.fetch) { return; }
+  var url = pre.dataset.consoleUrl;
+
+  function refresh() {
+    fetch(url, {headers: {"Accept": "application/json"}, credentials: "same-origin"})
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (body) {
+        if (body && body.output && body.output !== pre.textContent) {
+          var atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+          pre.textContent = body.output;
+          if (atBottom) { pre.scrollTop = pre.scrollHeight; }
+        }
+      })
+      .catch(function () { /* keep what is shown; try again next time */ });
+  }
+  pre.scrollTop = pre.scrollHeight;
+  window.setInterval(refresh, 2000);
+
+  var form = document.getElementById("console-form");
+  var input = document.getElementById("console-input");
+  if (!form || !input) { return; }
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var token = (document.cookie.match(/(?:^|; )mc_csrf=([^;]*)/) || [])[1] || "";
+    fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "X-CSRF-Token": decodeURIComponent(token)},
+      body: JSON.stringify({input: input.value + "\r"})
+    }).then(function (response) {
+      if (!response.ok) { throw new Error("HTTP " + response.status); }
+      input.value = "";
+      window.setTimeout(refresh, 500);
+    }).catch(function () { form.submit(); });  // fall back to the plain form post
+  });
+}());

@@ -137,5 +137,9 @@ class ComputeDriver(Protocol):
     def console_log(self, domain_name: str, max_bytes: int = 65536) -> str:
         """The tail of the guest's serial console output ("" when there is none yet)."""
 
+    def console_send(self, domain_name: str, text: str) -> None:
+        """``text`` was typed on the guest's serial console (over the hypervisor's console stream);
+        what the guest answers appears in ``console_log``."""
+
     def addresses(self, domain_name: str) -> list[str]:
         """The guest's IPv4 addresses as the hypervisor knows them (DHCP leases), possibly empty."""

@@ -12,7 +12,6 @@ def _section(name: str):
     return page
 
 
-instances = _section("instances")
 networks = _section("networks")
 apps = _section("apps")
 storage = _section("storage")

@@ -1,0 +1,29 @@
+"""/api/v1/hosts: the hypervisor hosts mini PCs are placed on (administrators)."""
+from __future__ import annotations
+
+_URI = {"type": "string", "minLength": 1, "maxLength": 500, "pattern": r"[a-z][a-z0-9+]*://.*"}
+_NAME = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"[A-Za-z0-9][A-Za-z0-9._-]*"}
+CREATE_BODY = {
+    "type": "object",
+    "required": ["name", "uri"],
+    "additionalProperties": False,
+    "properties": {"name": _NAME, "uri": {**_URI, "description": "A libvirt URI, e.g. qemu+ssh://node2/system"},
+                   "enabled": {"type": "boolean", "default": True}},
+}
+UPDATE_BODY = {"type": "object", "additionalProperties": False,
+               "properties": {"name": _NAME, "uri": _URI, "enabled": {"type": "boolean"}}}
+
+
+def list_hosts(ctx):
+    return ctx.respond({"items": ctx.services.hosts.list(), "next": None})
+
+
+def create(ctx):
+    body = ctx.body()
+    host = ctx.services.hosts.create(body["name"], body["uri"], body["enabled"])
+    ctx.audit_target = str(host["id"])
+    return ctx.respond(host, 201, {"Location": ctx.url_for("hosts.update", host_id=host["id"])})
+
+
+def update(ctx, host_id):
+    return ctx.respond(ctx.services.hosts.update(host_id, ctx.body()))

@@ -1,0 +1,121 @@
+"""/api/v1/instances: mini PCs of the acting project — create, list, show, rename, start/stop/reboot/resize, delete.
+
+Slow work runs in jobs: those calls answer 202 with the instance in its
+transitional state, ``operation_id`` naming the job, and a ``Location``.
+"""
+from __future__ import annotations
+
+from minicloud.errors import ValidationFailed
+from minicloud.services.instances import STATES
+from minicloud.services.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from minicloud.web.validation import validate
+
+_NAME = {"type": "string", "minLength": 1, "maxLength": 63, "pattern": r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?",
+         "x-required-message": "instance.name_required", "x-message": "instance.name_rule",
+         "description": "Letters, digits and hyphens; it becomes the guest's hostname (lowercased)"}
+CREATE_BODY = {
+    "type": "object",
+    "required": ["name", "template_id"],
+    "additionalProperties": False,
+    "properties": {
+        "name": _NAME,
+        "template_id": {"type": "string", "format": "uuid"},
+        "image_id": {"type": "string", "format": "uuid", "description": "Default: the configured default image"},
+        "keypair_id": {"type": "string", "format": "uuid"},
+        "password": {"type": "string", "minLength": 8, "maxLength": 128,
+                     "description": "For the default user; stored only as a SHA-512 crypt hash"},
+        "user_data": {"type": "string", "maxLength": 65536, "description": "Your own cloud-config or script"},
+    },
+}
+RENAME_BODY = {"type": "object", "required": ["name"], "additionalProperties": False, "properties": {"name": _NAME}}
+RESIZE_BODY = {"type": "object", "required": ["template_id"], "additionalProperties": False,
+               "properties": {"template_id": {"type": "string", "format": "uuid"}}}
+LIST_QUERY = {
+    "type": "object",
+    "properties": {
+        "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+        "cursor": {"type": "string"},
+        "state": {"type": "string", "enum": [s for s in STATES if s != "deleted"]},
+    },
+}
+
+
+def _named_body(ctx) -> dict:
+    """The body checked against the route's schema; a bad name alone answers with the name's own message."""
+    data = ctx.json()
+    try:
+        return validate(data, ctx.route.body, ctx.t)
+    except ValidationFailed as exc:
+        fields = exc.details["fields"]
+        if list(fields) == ["name"] and isinstance(data, dict):
+            key = "instance.name_required" if data.get("name") in (None, "") else "instance.name_rule"
+            raise ValidationFailed(fields, key=key) from None
+        raise
+
+
+def _accepted(ctx, instance):
+    ctx.audit_target = str(instance["id"])
+    return ctx.respond(instance, 202, {"Location": ctx.url_for("instances.get", instance_id=instance["id"])})
+
+
+def create(ctx):
+    instance = ctx.services.instances.create(ctx.principal, ctx.project, _named_body(ctx), ctx.lang)
+    return _accepted(ctx, instance)
+
+
+def list_instances(ctx):
+    q = ctx.query()
+    return ctx.respond(ctx.services.instances.list(ctx.project, ctx.lang, limit=q["limit"], cursor=q.get("cursor"),
+                                                   state=q.get("state")))
+
+
+def get(ctx, instance_id):
+    return ctx.respond(ctx.services.instances.get(ctx.project, instance_id, ctx.lang))
+
+
+def rename(ctx, instance_id):
+    body = _named_body(ctx)
+    return ctx.respond(ctx.services.instances.rename(ctx.project, instance_id, body["name"], ctx.lang))
+
+
+def _action(name):
+    def handler(ctx, instance_id):
+        return _accepted(ctx, ctx.services.instances.act(ctx.principal, ctx.project, instance_id, name, ctx.lang))
+
+    handler.__name__ = name
+    handler.__doc__ = f"POST /api/v1/instances/{{id}}/{name}"
+    return handler
+
+
+start = _action("start")
+stop = _action("stop")
+reboot = _action("reboot")
+
+
+def resize(ctx, instance_id):
+    body = ctx.body()
+    return _accepted(ctx, ctx.services.instances.resize(ctx.principal, ctx.project, instance_id,
+                                                        body["template_id"], ctx.lang))
+
+
+def delete(ctx, instance_id):
+    return _accepted(ctx, ctx.services.instances.act(ctx.principal, ctx.project, instance_id, "delete", ctx.lang))
+
+
+CONSOLE_BODY = {"type": "object", "required": ["input"], "additionalProperties": False,
+                "properties": {"input": {"type": "string", "minLength": 1, "maxLength": 4096,
+                                         "description": "Typed on the serial console as is (end it with \\r for Enter)"}}}
+CONSOLE_QUERY = {"type": "object", "properties": {
+    "max_bytes": {"type": "integer", "minimum": 1, "maximum": 1048576, "default": 65536}}}
+
+
+def console(ctx, instance_id):
+    """The tail of the serial console output."""
+    query = ctx.query()
+    output = ctx.services.instances.console_log(ctx.project, instance_id, query["max_bytes"])
+    return ctx.respond({"output": output})
+
+
+def console_input(ctx, instance_id):
+    ctx.services.instances.console_send(ctx.project, instance_id, ctx.body()["input"])
+    return ctx.respond(None, 204)

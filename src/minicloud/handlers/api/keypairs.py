@@ -1,0 +1,29 @@
+"""/api/v1/keypairs: SSH public keys of the acting project (imported, or generated with the private key shown once)."""
+from __future__ import annotations
+
+CREATE_BODY = {
+    "type": "object",
+    "required": ["name"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"[A-Za-z0-9][A-Za-z0-9._@-]*"},
+        "public_key": {"type": "string", "maxLength": 16384,
+                       "description": "An OpenSSH public key line; leave it out to have an ed25519 pair generated"},
+    },
+}
+
+
+def list_keypairs(ctx):
+    return ctx.respond({"items": ctx.services.keypairs.list(ctx.project.id), "next": None})
+
+
+def create(ctx):
+    body = ctx.body()
+    keypair = ctx.services.keypairs.create(ctx.project.id, body["name"], body.get("public_key"), ctx.lang)
+    ctx.audit_target = str(keypair["id"])
+    return ctx.respond(keypair, 201, {"Cache-Control": "no-store"})
+
+
+def delete(ctx, keypair_id):
+    ctx.services.keypairs.delete(ctx.project.id, keypair_id)
+    return ctx.respond(None, 204)

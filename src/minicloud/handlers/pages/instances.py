@@ -1,0 +1,100 @@
+"""The "미니 PC" console pages (UC-02): list with live states, the rental form, the detail page with actions."""
+from __future__ import annotations
+
+import uuid
+
+from minicloud.errors import ApiError, BadRequest, ValidationFailed
+from minicloud.handlers.pages.common import render
+from minicloud.services.instances import ACTIONS, STATES
+
+# States in which the work goes on in the background: the pages refresh themselves meanwhile.
+TRANSITIONAL = ("pending", "building", "stopping", "starting", "rebooting", "resizing", "deleting")
+FORM_FIELDS = ("name", "template_id", "image_id", "keypair_id", "user_data")
+
+
+def _room(ctx) -> dict:
+    """What the project may still rent: limit minus usage per compute resource."""
+    quotas = ctx.services.quotas.show(ctx.project.id)
+    return {k: quotas["limits"][k] - quotas["usage"][k] for k in quotas["usage"] if k in quotas["limits"]}
+
+
+def _fits(template: dict, room: dict) -> bool:
+    need = {"instances": 1, "vcpus": template["vcpus"], "ram_mib": template["ram_mib"],
+            "disk_gib": template["disk_gib"]}
+    return all(room.get(k, n) >= n for k, n in need.items())
+
+
+def index(ctx):
+    state = ctx.request.args.get("state") or None
+    listing = ctx.services.instances.list(ctx.project, ctx.lang, limit=50, cursor=ctx.request.args.get("cursor"),
+                                          state=state if state in STATES else None)
+    busy = any(item["state"] in TRANSITIONAL for item in listing["items"])
+    return render(ctx, "instances/list.html", instances=listing["items"], next_cursor=listing["next"], busy=busy,
+                  quotas=ctx.services.quotas.show(ctx.project.id), state=state)
+
+
+def _form(ctx, status=200, values=None, errors=None, message=None):
+    room = _room(ctx)
+    templates = [dict(t, fits=_fits(t, room)) for t in ctx.services.templates.list(ctx.principal) if t["enabled"]]
+    return render(ctx, "instances/new.html", status=status, values=values or {}, errors=errors or {},
+                  message=message, templates=templates, room=room,
+                  quotas=ctx.services.quotas.show(ctx.project.id),
+                  images=[i for i in ctx.services.images.list(ctx.principal) if i["enabled"]],
+                  keypairs=ctx.services.keypairs.list(ctx.project.id))
+
+
+def new(ctx):
+    return _form(ctx)
+
+
+def create(ctx):
+    form = ctx.request.form
+    values = {name: form.get(name, "").strip() for name in FORM_FIELDS}
+    body = {k: v for k, v in values.items() if v}
+    if form.get("password"):
+        body["password"] = form["password"]
+    if not values["template_id"]:
+        return _form(ctx, 422, values, {"template_id": ctx.t("instance.template_required")})
+    try:
+        created = ctx.services.instances.create(ctx.principal, ctx.project, body, ctx.lang)
+    except ValidationFailed as exc:
+        return _form(ctx, exc.status, values, exc.details.get("fields", {}))
+    except ApiError as exc:
+        return _form(ctx, exc.status, values, message=exc.message(ctx.lang))
+    ctx.audit_target = str(created["id"])
+    return ctx.redirect(ctx.url_for("pages.instance", instance_id=created["id"]))
+
+
+def detail(ctx, instance_id):
+    instance = ctx.services.instances.get(ctx.project, instance_id, ctx.lang)
+    templates = [t for t in ctx.services.templates.list(ctx.principal) if t["enabled"]]
+    return render(ctx, "instances/detail.html", instance=instance, templates=templates,
+                  busy=instance["state"] in TRANSITIONAL,
+                  console=ctx.services.instances.console_log(ctx.project, instance_id))
+
+
+def act(ctx, instance_id):
+    """One of the actions (start, stop, reboot, resize, delete) from the detail page's buttons."""
+    form = ctx.request.form
+    action = form.get("action", "")
+    ctx.audit_target = str(instance_id)
+    if action not in ACTIONS:
+        raise BadRequest("error.bad_request")
+    if action == "resize":
+        try:
+            template_id = uuid.UUID(form.get("template_id", ""))
+        except ValueError:
+            raise BadRequest("error.bad_request") from None
+        ctx.services.instances.resize(ctx.principal, ctx.project, instance_id, template_id, ctx.lang)
+    else:
+        ctx.services.instances.act(ctx.principal, ctx.project, instance_id, action, ctx.lang)
+    if action == "delete":
+        return ctx.redirect(ctx.url_for("pages.instances"))
+    return ctx.redirect(ctx.url_for("pages.instance", instance_id=instance_id))
+
+
+def console_input(ctx, instance_id):
+    """A line typed in the page's console box, sent with Enter; the page shows the answer."""
+    line = ctx.request.form.get("input", "")[:4096]
+    ctx.services.instances.console_send(ctx.project, instance_id, line + "\r")
+    return ctx.redirect(ctx.url_for("pages.instance", instance_id=instance_id) + "#console")

@@ -1,0 +1,195 @@
+"""Mini PC jobs: create, start, stop, reboot, resize, delete.
+
+Each job holds its instance's advisory lock (one job per instance at a time),
+re-reads the instance and does nothing when the state shows the work is done
+or superseded (say, deleted meanwhile), so a job run again after a crash is
+safe; the drivers' operations are idempotent too.
+
+Failures: ``HostUnavailable`` (libvirtd down) and unexpected errors are retried
+with the queue's backoff; a ``ComputeError`` (a reason a person can act on), or
+the last attempt of anything, puts the instance in ``error`` with a catalog key
+("instance.create_failed" …) and the cause, and fails the job for good.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any, Callable
+
+from minicloud.drivers.compute.base import ComputeError, GpuDevice, HostUnavailable
+from minicloud.errors import ApiError
+from minicloud.jobs.registry import PermanentJobError, job_type
+
+log = logging.getLogger("minicloud.jobs.instances")
+
+
+class RetryLater(Exception):
+    """A transient failure (the host is unreachable): the queue retries the job with backoff."""
+
+
+def _guard(job: dict, services: Any, key: str, states: tuple[str, ...], work: Callable[[], dict]) -> dict:
+    instance_id = job["payload"]["instance_id"]
+    last = job["attempts"] >= job["max_attempts"]
+
+    def fail(cause: str) -> None:
+        services.instances.fail(instance_id, key, cause, states)
+
+    try:
+        return work()
+    except HostUnavailable as exc:
+        if last:
+            fail(str(exc))
+            raise PermanentJobError(str(exc)) from exc
+        raise RetryLater(str(exc)) from exc
+    except ComputeError as exc:
+        fail(str(exc))
+        raise PermanentJobError(str(exc)) from exc
+    except ApiError as exc:
+        fail(exc.message("en"))
+        raise PermanentJobError(exc.message("en")) from exc
+    except Exception as exc:
+        if last:
+            fail(f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _run(job: dict, context: Any, key: str, expected: tuple[str, ...],
+         work: Callable[[Any, dict], dict]) -> dict:
+    services = context.services
+    instance_id = job["payload"]["instance_id"]
+    with services.instances.lock(instance_id):
+        instance = services.instances.row(instance_id, include_deleted=True)
+        if instance is None or instance["state"] not in expected:
+            state = instance["state"] if instance else "gone"
+            log.info("job %s: instance %s is %s; nothing to do", job["id"], instance_id, state)
+            return {"instance_id": instance_id, "skipped": True, "state": state}
+        return _guard(job, services, key, expected, lambda: work(services, instance))
+
+
+def _host_gpus(services: Any, host: dict, instance: dict) -> tuple[GpuDevice, ...]:
+    addresses = services.instances.gpus_of(instance["id"])
+    if not addresses:
+        return ()
+    known = {g.address: g for g in services.hosts.driver_for(host).host_info().gpus}
+    return tuple(known.get(a) or GpuDevice(address=a, name="pci_" + a.replace(":", "_").replace(".", "_"))
+                 for a in addresses)
+
+
+def _driver_and_host(services: Any, instance: dict):
+    if instance["host_id"] is None:
+        raise ComputeError("the mini PC was never placed on a host")
+    host = services.hosts.get(instance["host_id"])
+    return services.hosts.driver_for(host), host
+
+
+@job_type("instance.create")
+def create(job: dict, context) -> dict:
+    def work(services, instance):
+        instance_id = instance["id"]
+        if instance["host_id"] is None:
+            infos = services.hosts.infos()
+            with services.db.connection() as conn:
+                placement = services.hosts.place(conn, instance, infos)
+                nic = services.networking.plan_nic(conn, instance, placement.host)
+                conn.execute("UPDATE instances SET nic = %s, state = 'building', updated_at = now()"
+                             " WHERE id = %s AND state IN ('pending', 'building')",
+                             (_jsonb(services.networking.as_json(nic)), instance_id))
+            host, gpus = placement.host, placement.gpus
+        else:
+            host = services.hosts.get(instance["host_id"])
+            gpus = _host_gpus(services, host, instance)
+            services.instances.move(instance_id, ("pending",), "building")
+        instance = services.instances.row(instance_id)
+        if instance is None or instance["state"] != "building":
+            return {"instance_id": str(instance_id), "skipped": True}
+        driver = services.hosts.driver_for(host)
+        artefacts = driver.create(services.instances.spec(instance, gpus))
+        try:
+            addresses = driver.addresses(instance["domain_name"])
+        except ComputeError:
+            addresses = []
+        services.instances.move(instance_id, ("building",), "running", artefacts=dataclasses.asdict(artefacts),
+                                addresses=list(addresses), status_key=None, status_reason=None)
+        return {"instance_id": str(instance_id), "state": "running", "host": host["name"],
+                "gpus": [g.address for g in gpus]}
+
+    return _run(job, context, "instance.create_failed", ("pending", "building"), work)
+
+
+@job_type("instance.start")
+def start(job: dict, context) -> dict:
+    def work(services, instance):
+        driver, _ = _driver_and_host(services, instance)
+        driver.start(instance["domain_name"])
+        services.instances.move(instance["id"], ("starting",), "running", status_key=None, status_reason=None)
+        return {"instance_id": str(instance["id"]), "state": "running"}
+
+    return _run(job, context, "instance.start_failed", ("starting",), work)
+
+
+@job_type("instance.stop")
+def stop(job: dict, context) -> dict:
+    def work(services, instance):
+        driver, _ = _driver_and_host(services, instance)
+        driver.stop(instance["domain_name"], float(context.config.get("compute.stop_timeout_seconds")))
+        services.instances.move(instance["id"], ("stopping",), "stopped")
+        return {"instance_id": str(instance["id"]), "state": "stopped"}
+
+    return _run(job, context, "instance.stop_failed", ("stopping",), work)
+
+
+@job_type("instance.reboot")
+def reboot(job: dict, context) -> dict:
+    def work(services, instance):
+        driver, _ = _driver_and_host(services, instance)
+        driver.reboot(instance["domain_name"])
+        services.instances.move(instance["id"], ("rebooting",), "running")
+        return {"instance_id": str(instance["id"]), "state": "running"}
+
+    return _run(job, context, "instance.reboot_failed", ("rebooting",), work)
+
+
+@job_type("instance.resize")
+def resize(job: dict, context) -> dict:
+    def work(services, instance):
+        try:
+            driver, _ = _driver_and_host(services, instance)
+            xml = driver.resize(instance["domain_name"], instance["vcpus"], instance["ram_mib"])
+        except ComputeError as exc:
+            if isinstance(exc, HostUnavailable) and job["attempts"] < job["max_attempts"]:
+                raise
+            previous = job["payload"].get("previous") or {}
+            if previous:  # give the reserved growth back
+                services.db.execute("UPDATE instances SET vcpus = %s, ram_mib = %s, template_id = %s WHERE id = %s",
+                                    (previous["vcpus"], previous["ram_mib"], previous["template_id"], instance["id"]))
+            raise
+        artefacts = dict(instance["artefacts"] or {})
+        artefacts["domain_xml"] = xml
+        artefacts.setdefault("calls", []).append(
+            f"resize {instance['domain_name']} vcpus={instance['vcpus']} memory={instance['ram_mib']}MiB")
+        services.instances.move(instance["id"], ("resizing",), "stopped", artefacts=artefacts)
+        return {"instance_id": str(instance["id"]), "state": "stopped", "vcpus": instance["vcpus"],
+                "ram_mib": instance["ram_mib"]}
+
+    return _run(job, context, "instance.resize_failed", ("resizing",), work)
+
+
+@job_type("instance.delete")
+def delete(job: dict, context) -> dict:
+    def work(services, instance):
+        if instance["host_id"] is not None:
+            driver, _ = _driver_and_host(services, instance)
+            driver.delete(instance["domain_name"])
+        with services.db.connection() as conn:
+            conn.execute("DELETE FROM gpu_assignments WHERE instance_id = %s", (instance["id"],))
+            conn.execute("UPDATE instances SET state = 'deleted', updated_at = now()"
+                         " WHERE id = %s AND state = 'deleting'", (instance["id"],))
+        return {"instance_id": str(instance["id"]), "state": "deleted"}
+
+    return _run(job, context, "instance.delete_failed", ("deleting",), work)
+
+
+def _jsonb(value):
+    from psycopg.types.json import Jsonb
+
+    return Jsonb(value)

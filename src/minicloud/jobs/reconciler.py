@@ -1,0 +1,100 @@
+"""The reconciler: moves the database to what libvirt reports, one domain listing per host per pass.
+
+- an instance in a steady state (running, stopped) follows its domain: a guest that powered
+  itself off becomes ``stopped``, one started behind our back ``running``;
+- an instance whose domain disappeared ends in ``error`` ("instance.domain_missing");
+- domains and volumes of ours (DOMAIN_PREFIX) that no live instance owns are recorded as
+  orphans in ``host_reports`` for the admin page; nothing is deleted automatically.
+
+Instances in a transitional state (building, stopping, ...) belong to their job, which
+the queue re-runs after a crash, so a pass leaves them alone. Passes run every
+``compute.reconcile_seconds`` and at once after a libvirt lifecycle event.
+"""
+from __future__ import annotations
+
+import logging
+
+from psycopg.types.json import Jsonb
+
+from minicloud.drivers.compute.base import ComputeError
+from minicloud.jobs.registry import periodic
+
+log = logging.getLogger("minicloud.reconciler")
+
+STEADY = ("running", "stopped")
+# libvirt state -> the steady instance state it means
+FOLLOW = {"running": "running", "shutoff": "stopped", "crashed": "stopped"}
+
+
+def reconcile_host(services, host: dict) -> dict:
+    """One pass over one host; returns what changed and what was found."""
+    db = services.db
+    try:
+        driver = services.hosts.driver_for(host)
+        domains = driver.list_domains()
+        volumes = driver.list_volumes()
+    except ComputeError as exc:
+        db.execute(
+            "INSERT INTO host_reports (host_id, reachable, error) VALUES (%s, false, %s)"
+            " ON CONFLICT (host_id) DO UPDATE SET checked_at = now(), reachable = false, error = EXCLUDED.error",
+            (host["id"], str(exc)[:500]),
+        )
+        return {"host": host["name"], "reachable": False}
+    changed = []
+    rows = db.fetchall("SELECT id, domain_name, state FROM instances WHERE host_id = %s AND state <> 'deleted'",
+                       (host["id"],))
+    for row in rows:
+        if row["state"] not in STEADY:
+            continue
+        actual = domains.get(row["domain_name"])
+        if actual is None:
+            new, key = "error", "instance.domain_missing"
+        else:
+            new, key = FOLLOW.get(actual, row["state"]), None
+        if new == row["state"]:
+            continue
+        updated = db.execute(
+            "UPDATE instances SET state = %s, status_key = %s, status_reason = NULL, updated_at = now()"
+            " WHERE id = %s AND state = %s",  # unless a request moved it meanwhile
+            (new, key, row["id"], row["state"]),
+        )
+        if updated:
+            changed.append((str(row["id"]), row["state"], new))
+            log.info("instance %s: %s -> %s (libvirt says %s)", row["id"], row["state"], new, actual)
+    owned = {r["domain_name"] for r in db.fetchall(
+        "SELECT domain_name FROM instances WHERE state <> 'deleted'")}
+    orphan_domains = sorted(name for name in domains if name not in owned)
+    orphan_volumes = sorted(v for v in volumes if not _owned_volume(v, owned))
+    db.execute(
+        "INSERT INTO host_reports (host_id, reachable, orphan_domains, orphan_volumes) VALUES (%s, true, %s, %s)"
+        " ON CONFLICT (host_id) DO UPDATE SET checked_at = now(), reachable = true, error = NULL,"
+        " orphan_domains = EXCLUDED.orphan_domains, orphan_volumes = EXCLUDED.orphan_volumes",
+        (host["id"], Jsonb(orphan_domains), Jsonb(orphan_volumes)),
+    )
+    return {"host": host["name"], "reachable": True, "changed": changed,
+            "orphan_domains": orphan_domains, "orphan_volumes": orphan_volumes}
+
+
+def _owned_volume(volume: str, owned: set[str]) -> bool:
+    """Base images are shared; an instance owns the volumes named after its domain."""
+    return volume.startswith("mc-base-") or any(volume.startswith(f"{name}-") for name in owned)
+
+
+@periodic("compute.reconcile", "compute.reconcile_seconds")
+def reconcile(context) -> list[dict]:
+    """One pass over every enabled host."""
+    services = context.services
+    hosts = services.db.fetchall("SELECT id, name, uri, enabled FROM hosts WHERE enabled ORDER BY name")
+    return [reconcile_host(services, host) for host in hosts]
+
+
+def watch_hosts(services, worker) -> list:
+    """Subscribe to lifecycle events of every enabled host; each event triggers a pass."""
+    from minicloud.drivers.compute.events import LifecycleWatcher
+
+    watchers = []
+    for host in services.db.fetchall("SELECT uri FROM hosts WHERE enabled"):
+        watcher = LifecycleWatcher(host["uri"], lambda name, event: worker.trigger("compute.reconcile"))
+        watcher.ensure()
+        watchers.append(watcher)
+    return watchers

@@ -1,0 +1,395 @@
+"""Mini PCs (instances): validation, quotas, the state machine, and the jobs that carry the work out.
+
+The state machine (ARCHITECTURE.md)::
+
+    pending -> building -> running
+    running -> stopping -> stopped      stopped -> starting -> running
+    running -> rebooting -> running     stopped -> resizing -> stopped
+    (any live state) -> deleting -> deleted
+    any step may end in error (status_reason says why)
+
+An instance in ``error`` may be started (the driver starts the domain if it
+exists; otherwise it ends in error again) or deleted. Every action moves the
+state with ``UPDATE … WHERE state = ANY(allowed)`` and enqueues its job in the
+same transaction, so two racing requests cannot both act; an action the state
+does not allow is a 409 naming the allowed ones.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+import warnings
+from contextlib import contextmanager
+from typing import Iterator
+
+import psycopg
+import psycopg.errors
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from minicloud.config import Config
+from minicloud.db.pool import Database
+from minicloud.drivers.compute.base import DOMAIN_PREFIX, ComputeError, GpuDevice, HostUnavailable, InstanceSpec
+from minicloud.errors import Conflict, NotFoundError, ServiceUnavailable, ValidationFailed
+from minicloud.i18n import translate
+from minicloud.jobs import queue
+from minicloud.services.pagination import decode_cursor, page
+from minicloud.services.principal import Principal, ProjectRef
+
+STATES = ("pending", "building", "running", "stopping", "stopped", "starting", "rebooting", "resizing",
+          "deleting", "deleted", "error")
+LIVE_STATES = tuple(s for s in STATES if s not in ("deleting", "deleted"))
+# action -> (states it is allowed in, the transitional state it moves to, the job that finishes it)
+ACTIONS: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "start": (("stopped", "error"), "starting", "instance.start"),
+    "stop": (("running",), "stopping", "instance.stop"),
+    "reboot": (("running",), "rebooting", "instance.reboot"),
+    "resize": (("stopped",), "resizing", "instance.resize"),
+    "delete": (LIVE_STATES, "deleting", "instance.delete"),
+}
+NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+NAME_PATTERN = NAME.pattern
+_COLUMNS = ("i.id, i.project_id, i.name, i.hostname, i.template_id, i.image_id, i.keypair_id, i.host_id, i.state,"
+            " i.status_key, i.status_reason, i.vcpus, i.ram_mib, i.disk_gib, i.gpus, i.domain_name, i.nic,"
+            " i.addresses, i.artefacts, i.created_at, i.updated_at,"
+            " t.name AS template_name, im.name AS image_name, im.default_user, k.name AS keypair_name,"
+            " h.name AS host_name")
+_FROM = (" FROM instances i JOIN templates t ON t.id = i.template_id JOIN images im ON im.id = i.image_id"
+         " LEFT JOIN keypairs k ON k.id = i.keypair_id LEFT JOIN hosts h ON h.id = i.host_id")
+_SECRET_LINE = re.compile(r"^(\s*-?\s*(?:hashed_passwd|passwd|password|plain_text_passwd)\s*:\s*).*$",
+                          re.IGNORECASE | re.MULTILINE)
+
+
+def allowed_actions(state: str) -> list[str]:
+    return [name for name, (states, _, _) in ACTIONS.items() if state in states]
+
+
+def hash_password(password: str) -> str:
+    """A crypt(3) SHA-512 hash (``$6$…``), what cloud-init's ``passwd`` takes."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+    return crypt.crypt(password, crypt.mksalt(crypt.METHOD_SHA512))
+
+
+def mask_secrets(text: str) -> str:
+    return _SECRET_LINE.sub(lambda m: m.group(1) + "********", text or "")
+
+
+def check_name(name: str | None, lang: str) -> str:
+    """The guest hostname for ``name`` (lowercased RFC 1123 label); 422 when missing or not one."""
+    if name is None or not str(name).strip():
+        raise ValidationFailed({"name": translate(lang, "instance.name_required")}, key="instance.name_required")
+    if not isinstance(name, str) or not NAME.match(name):
+        raise ValidationFailed({"name": translate(lang, "instance.name_rule")}, key="instance.name_rule")
+    return name.lower()
+
+
+class Instances:
+    def __init__(self, db: Database, config: Config, services):
+        self.db = db
+        self.config = config
+        self.services = services
+
+    # -- reading ---------------------------------------------------------------------------------
+    def _row(self, conn: psycopg.Connection, instance_id: uuid.UUID, project_id: uuid.UUID | None = None
+             ) -> dict | None:
+        sql = f"SELECT {_COLUMNS}{_FROM} WHERE i.id = %s AND i.state <> 'deleted'"
+        params: list = [instance_id]
+        if project_id is not None:
+            sql += " AND i.project_id = %s"
+            params.append(project_id)
+        return conn.execute(sql, params).fetchone()
+
+    def row(self, instance_id: uuid.UUID | str, include_deleted: bool = False) -> dict | None:
+        """The instance row with its template, image, key pair and host names (for jobs)."""
+        where = "" if include_deleted else " AND i.state <> 'deleted'"
+        return self.db.fetchone(f"SELECT {_COLUMNS}, i.password_hash, i.user_data{_FROM} WHERE i.id = %s{where}",
+                                (instance_id,))
+
+    def view(self, row: dict, lang: str, detail: bool = False) -> dict:
+        """What the API shows of an instance (never the password hash or the user-data)."""
+        reason = row["status_reason"]
+        if row["status_key"]:
+            reason = translate(lang, row["status_key"], cause=row["status_reason"] or "")
+        out = {
+            "id": row["id"], "project_id": row["project_id"], "name": row["name"], "hostname": row["hostname"],
+            "state": row["state"], "status_reason": reason,
+            "template": {"id": row["template_id"], "name": row["template_name"]},
+            "image": {"id": row["image_id"], "name": row["image_name"]},
+            "keypair": {"id": row["keypair_id"], "name": row["keypair_name"]} if row["keypair_id"] else None,
+            "host": {"id": row["host_id"], "name": row["host_name"]} if row["host_id"] else None,
+            "vcpus": row["vcpus"], "ram_mib": row["ram_mib"], "disk_gib": row["disk_gib"], "gpus": row["gpus"],
+            "addresses": row["addresses"] or [],
+            "connect": self.services.networking.connection_info(row, row["default_user"]),
+            "allowed_actions": allowed_actions(row["state"]),
+            "created_at": row["created_at"], "updated_at": row["updated_at"],
+        }
+        if detail:
+            artefacts = dict(row["artefacts"] or {})
+            for key in ("user_data", "meta_data", "network_config"):
+                if key in artefacts:
+                    artefacts[key] = mask_secrets(artefacts[key])
+            out["domain_name"] = row["domain_name"]
+            out["nic"] = row["nic"]
+            out["artefacts"] = artefacts
+        return out
+
+    def get(self, project: ProjectRef, instance_id: uuid.UUID, lang: str) -> dict:
+        with self.db.connection() as conn:
+            row = self._row(conn, instance_id, project.id)
+        if row is None:
+            raise NotFoundError("instance.not_found")
+        if row["state"] == "running" and row["host_id"] and not row["addresses"] \
+                and (row["nic"] or {}).get("mode") == "network":
+            row["addresses"] = self._refresh_addresses(row)
+        return self.view(row, lang, detail=True)
+
+    def _refresh_addresses(self, row: dict) -> list[str]:
+        """A guest on a libvirt network gets its address by DHCP after boot: ask the host once more."""
+        try:
+            host = self.services.hosts.get(row["host_id"])
+            addresses = list(self.services.hosts.driver_for(host).addresses(row["domain_name"]))
+        except Exception:  # noqa: BLE001 - the page shows "no address yet" rather than an error
+            return []
+        if addresses:
+            self.db.execute("UPDATE instances SET addresses = %s WHERE id = %s", (Jsonb(addresses), row["id"]))
+        return addresses
+
+    def console_send(self, project: ProjectRef, instance_id: uuid.UUID, text: str) -> None:
+        """Type ``text`` on a running mini PC's serial console (409 unless it is running)."""
+        with self.db.connection() as conn:
+            row = self._row(conn, instance_id, project.id)
+        if row is None:
+            raise NotFoundError("instance.not_found")
+        if row["state"] != "running" or row["host_id"] is None:
+            raise Conflict("instance.console_not_running", code="invalid_state", state=row["state"])
+        host = self.services.hosts.get(row["host_id"])
+        try:
+            self.services.hosts.driver_for(host).console_send(row["domain_name"], text)
+        except HostUnavailable as exc:
+            raise ServiceUnavailable("instance.host_unavailable", cause=str(exc)) from None
+        except ComputeError as exc:
+            raise Conflict("instance.console_failed", code="console_failed", cause=str(exc)) from None
+
+    def console_log(self, project: ProjectRef, instance_id: uuid.UUID, max_bytes: int = 65536) -> str:
+        """The tail of the guest's serial console ("" before it is placed, or when its host does not answer)."""
+        with self.db.connection() as conn:
+            row = self._row(conn, instance_id, project.id)
+        if row is None:
+            raise NotFoundError("instance.not_found")
+        if row["host_id"] is None:
+            return ""
+        try:
+            host = self.services.hosts.get(row["host_id"])
+            return self.services.hosts.driver_for(host).console_log(row["domain_name"], max_bytes)
+        except ComputeError:
+            return ""
+
+    def list(self, project: ProjectRef, lang: str, *, limit: int, cursor: str | None = None,
+             state: str | None = None) -> dict:
+        """A page of the project's instances, newest first (``?state=`` filters; deleted ones are not listed)."""
+        where, params = ["i.project_id = %(project)s", "i.state <> 'deleted'"], {"project": project.id}
+        if state:
+            where.append("i.state = %(state)s")
+            params["state"] = state
+        after = decode_cursor(cursor)
+        if after is not None:
+            try:
+                params["after_at"], params["after_id"] = after[0], uuid.UUID(str(after[1]))
+            except (TypeError, ValueError, IndexError, KeyError):
+                from minicloud.errors import BadRequest
+                raise BadRequest("error.bad_cursor", code="bad_cursor") from None
+            where.append("(i.created_at, i.id) < (%(after_at)s::timestamptz, %(after_id)s)")
+        params["limit"] = limit + 1
+        rows = self.db.fetchall(f"SELECT {_COLUMNS}{_FROM} WHERE " + " AND ".join(where)
+                                + " ORDER BY i.created_at DESC, i.id DESC LIMIT %(limit)s", params)
+        result = page(rows, limit, key=lambda r: [r["created_at"].isoformat(), str(r["id"])])
+        result["items"] = [self.view(r, lang) for r in result["items"]]
+        return result
+
+    def counts(self, project_id: uuid.UUID) -> dict[str, int]:
+        rows = self.db.fetchall("SELECT state, count(*) AS n FROM instances WHERE project_id = %s"
+                                " AND state <> 'deleted' GROUP BY state", (project_id,))
+        counts = {s: 0 for s in STATES if s != "deleted"}
+        counts.update({r["state"]: r["n"] for r in rows})
+        counts["total"] = sum(r["n"] for r in rows)
+        return counts
+
+    # -- creating --------------------------------------------------------------------------------
+    def create(self, principal: Principal, project: ProjectRef, body: dict, lang: str) -> dict:
+        """Validate, check the quota, insert the instance ``pending`` and enqueue ``instance.create`` — atomically."""
+        hostname = check_name(body.get("name"), lang)
+        password = body.get("password")
+        password_hash = hash_password(password) if password else None
+        instance_id = uuid.uuid4()
+        try:
+            with self.db.connection() as conn:
+                template = self.services.templates.get(body["template_id"], conn)
+                if template is None or not template["enabled"]:
+                    raise ValidationFailed({"template_id": translate(lang, "instance.template_unavailable")},
+                                           key="instance.template_unavailable")
+                if body.get("image_id"):
+                    image = self.services.images.get(body["image_id"], conn)
+                else:
+                    image = self.services.images.default(conn)
+                if image is None or not image["enabled"]:
+                    raise ValidationFailed({"image_id": translate(lang, "instance.image_unavailable")},
+                                           key="instance.image_unavailable")
+                if template["disk_gib"] < image["min_disk_gib"]:
+                    raise ValidationFailed({"template_id": translate(lang, "instance.disk_too_small",
+                                                                     min=image["min_disk_gib"])},
+                                           key="instance.disk_too_small", min=image["min_disk_gib"])
+                keypair_id = None
+                if body.get("keypair_id"):
+                    try:
+                        keypair_id = self.services.keypairs.get(project.id, body["keypair_id"], conn)["id"]
+                    except NotFoundError:
+                        raise ValidationFailed({"keypair_id": translate(lang, "keypair.not_found")},
+                                               key="keypair.not_found") from None
+                self.services.quotas.reserve(conn, project.id, {
+                    "instances": 1, "vcpus": template["vcpus"], "ram_mib": template["ram_mib"],
+                    "disk_gib": template["disk_gib"]})
+                conn.execute(
+                    "INSERT INTO instances (id, project_id, name, hostname, template_id, image_id, keypair_id, state,"
+                    " vcpus, ram_mib, disk_gib, gpus, domain_name, password_hash, user_data, created_by)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, 'pending', %s, %s, %s, %s, %s, %s, %s, %s)",
+                    (instance_id, project.id, body["name"], hostname, template["id"], image["id"], keypair_id,
+                     template["vcpus"], template["ram_mib"], template["disk_gib"], template["gpus"],
+                     f"{DOMAIN_PREFIX}{instance_id}", password_hash, body.get("user_data"), principal.user_id))
+                job = queue.enqueue(conn, "instance.create", {"instance_id": str(instance_id)},
+                                    project_id=project.id, user_id=principal.user_id, target=str(instance_id),
+                                    max_attempts=int(self.config.get("jobs.max_attempts")))
+                row = self._row(conn, instance_id)
+        except psycopg.errors.UniqueViolation:
+            raise Conflict("instance.name_taken", code="name_taken", name=body["name"]) from None
+        out = self.view(row, lang)
+        out["operation_id"] = job["id"]
+        return out
+
+    def rename(self, project: ProjectRef, instance_id: uuid.UUID, name: str, lang: str) -> dict:
+        check_name(name, lang)
+        try:
+            with self.db.connection() as conn:
+                done = conn.execute("UPDATE instances SET name = %s, updated_at = now()"
+                                    " WHERE id = %s AND project_id = %s AND state <> 'deleted'",
+                                    (name, instance_id, project.id)).rowcount
+                row = self._row(conn, instance_id, project.id)
+        except psycopg.errors.UniqueViolation:
+            raise Conflict("instance.name_taken", code="name_taken", name=name) from None
+        if not done or row is None:
+            raise NotFoundError("instance.not_found")
+        return self.view(row, lang, detail=True)
+
+    # -- actions ---------------------------------------------------------------------------------
+    def _transition(self, conn: psycopg.Connection, project: ProjectRef, instance_id: uuid.UUID, action: str,
+                    lang: str) -> dict:
+        """Inside the caller's transaction: move to the action's transitional state, or 404 / 409."""
+        allowed, to_state, _ = ACTIONS[action]
+        moved = conn.execute(
+            "UPDATE instances SET state = %s, status_key = NULL, status_reason = NULL, updated_at = now()"
+            " WHERE id = %s AND project_id = %s AND state = ANY(%s) RETURNING id",
+            (to_state, instance_id, project.id, list(allowed))).fetchone()
+        if moved is None:
+            current = conn.execute("SELECT state FROM instances WHERE id = %s AND project_id = %s"
+                                   " AND state <> 'deleted'", (instance_id, project.id)).fetchone()
+            if current is None:
+                raise NotFoundError("instance.not_found")
+            can = allowed_actions(current["state"])
+            raise Conflict("instance.invalid_state", code="invalid_state",
+                           details={"state": current["state"], "action": action, "allowed": can},
+                           action=action, state=current["state"], allowed=", ".join(can) or "-")
+        return moved
+
+    def act(self, principal: Principal, project: ProjectRef, instance_id: uuid.UUID, action: str, lang: str,
+            payload: dict | None = None) -> dict:
+        """start | stop | reboot | delete: the transitional state now, the job enqueued with it."""
+        with self.db.connection() as conn:
+            self._transition(conn, project, instance_id, action, lang)
+            job = queue.enqueue(conn, ACTIONS[action][2], {"instance_id": str(instance_id), **(payload or {})},
+                                project_id=project.id, user_id=principal.user_id, target=str(instance_id),
+                                max_attempts=int(self.config.get("jobs.max_attempts")))
+            row = self._row(conn, instance_id)
+        out = self.view(row, lang)
+        out["operation_id"] = job["id"]
+        return out
+
+    def resize(self, principal: Principal, project: ProjectRef, instance_id: uuid.UUID,
+               template_id: uuid.UUID, lang: str) -> dict:
+        """Stopped only: the new template's vCPUs and RAM, the growth checked against the quota atomically.
+
+        The disk keeps its size (the driver contract resizes CPUs and memory); a GPU count cannot change.
+        """
+        with self.db.connection() as conn:
+            current = self._row(conn, instance_id, project.id)
+            if current is None:
+                raise NotFoundError("instance.not_found")
+            template = self.services.templates.get(template_id, conn)
+            if template is None or not template["enabled"]:
+                raise ValidationFailed({"template_id": translate(lang, "instance.template_unavailable")},
+                                       key="instance.template_unavailable")
+            if template["gpus"] != current["gpus"]:
+                raise ValidationFailed({"template_id": translate(lang, "instance.resize_gpus")},
+                                       key="instance.resize_gpus")
+            self._transition(conn, project, instance_id, "resize", lang)
+            before = conn.execute("SELECT vcpus, ram_mib, template_id FROM instances WHERE id = %s",
+                                  (instance_id,)).fetchone()
+            self.services.quotas.reserve(conn, project.id, {
+                "vcpus": template["vcpus"] - before["vcpus"], "ram_mib": template["ram_mib"] - before["ram_mib"]})
+            conn.execute("UPDATE instances SET vcpus = %s, ram_mib = %s, template_id = %s WHERE id = %s",
+                         (template["vcpus"], template["ram_mib"], template["id"], instance_id))
+            job = queue.enqueue(conn, "instance.resize",
+                                {"instance_id": str(instance_id),
+                                 "previous": {"vcpus": before["vcpus"], "ram_mib": before["ram_mib"],
+                                              "template_id": str(before["template_id"])}},
+                                project_id=project.id, user_id=principal.user_id, target=str(instance_id),
+                                max_attempts=int(self.config.get("jobs.max_attempts")))
+            row = self._row(conn, instance_id)
+        out = self.view(row, lang)
+        out["operation_id"] = job["id"]
+        return out
+
+    # -- for the jobs ----------------------------------------------------------------------------
+    @contextmanager
+    def lock(self, instance_id: uuid.UUID | str) -> Iterator[None]:
+        """One job at a time per instance (a session advisory lock on a connection of its own)."""
+        with psycopg.connect(self.config.database_url, autocommit=True, row_factory=dict_row) as conn:
+            conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (f"minicloud:instance:{instance_id}",))
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))",
+                             (f"minicloud:instance:{instance_id}",))
+
+    def move(self, instance_id: uuid.UUID | str, from_states: tuple[str, ...], to_state: str, **fields) -> bool:
+        """``state = to_state`` (plus ``fields``) when the state is one of ``from_states``; False otherwise."""
+        sets = ["state = %(to)s", "updated_at = now()"]
+        params = {"id": instance_id, "from": list(from_states), "to": to_state}
+        for name, value in fields.items():
+            sets.append(f"{name} = %({name})s")
+            params[name] = Jsonb(value) if isinstance(value, (dict, list)) else value
+        return self.db.execute(f"UPDATE instances SET {', '.join(sets)} WHERE id = %(id)s AND state = ANY(%(from)s)",
+                               params) == 1
+
+    def fail(self, instance_id: uuid.UUID | str, key: str, cause: str,
+             from_states: tuple[str, ...] = LIVE_STATES) -> None:
+        """-> error, with a catalog key and the cause a person can read, when the state is one of ``from_states``
+        (a job passes the states it works on, so a failing create does not undo a delete asked for meanwhile)."""
+        self.db.execute("UPDATE instances SET state = 'error', status_key = %s, status_reason = %s, updated_at = now()"
+                        " WHERE id = %s AND state = ANY(%s)", (key, cause[:1000], instance_id, list(from_states)))
+
+    def gpus_of(self, instance_id: uuid.UUID | str) -> list[str]:
+        return [r["address"] for r in self.db.fetchall(
+            "SELECT address FROM gpu_assignments WHERE instance_id = %s ORDER BY address", (instance_id,))]
+
+    def spec(self, instance: dict, gpus: tuple[GpuDevice, ...]) -> InstanceSpec:
+        image = self.services.images.get(instance["image_id"])
+        keys: tuple[str, ...] = ()
+        if instance["keypair_id"]:
+            found = self.db.fetchone("SELECT public_key FROM keypairs WHERE id = %s", (instance["keypair_id"],))
+            keys = (found["public_key"],) if found else ()
+        return InstanceSpec(
+            domain_name=instance["domain_name"], instance_id=str(instance["id"]), hostname=instance["hostname"],
+            vcpus=instance["vcpus"], ram_mib=instance["ram_mib"], disk_gib=instance["disk_gib"],
+            image=self.services.images.spec(image), nic=self.services.networking.from_json(instance["nic"]),
+            ssh_keys=keys, password_hash=instance["password_hash"], user_data=instance["user_data"], gpus=gpus)
