@@ -394,3 +394,22 @@ def test_host_info_test_driver_node_xml_with_gpus():
     )
     assert "listAllDevices(CAP_PCI_DEV)" in drv.last_calls
     drv.close()
+
+
+def test_typing_on_the_serial_console_reaches_the_guest_shell(driver, tiny_image):
+    """The interactive console: input over libvirt's console stream, the answer in the console log."""
+    spec = make_spec(driver, tiny_image)
+    driver.create(spec)
+    wait_console(driver, spec.domain_name, r"MINICLOUD-READY")
+    wait_console(driver, spec.domain_name, r"/ # ")  # the root shell's prompt
+    # busybox's line editor first asks the terminal for the cursor position (ESC[6n) and may take
+    # a line typed meanwhile as the answer, as it would from a person typing too early: one Enter
+    # first, then the command once the next prompt is there.
+    driver.console_send(spec.domain_name, "\r")
+    assert "openConsole(" in " ".join(driver.last_calls)
+    wait_console(driver, spec.domain_name, r"/ # ", count=2, timeout=30)
+    driver.console_send(spec.domain_name, "echo typed-$((6*7))\r")
+    wait_console(driver, spec.domain_name, r"typed-42", timeout=30)
+    driver.delete(spec.domain_name)
+    with pytest.raises(ComputeError):
+        driver.console_send(spec.domain_name, "echo gone\r")

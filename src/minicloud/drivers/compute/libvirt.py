@@ -68,6 +68,9 @@ STATES = {
     libvirt.VIR_DOMAIN_PMSUSPENDED: "pmsuspended",
 }
 
+# How long a console stream waits for the guest's echo after typing (see _console_exchange).
+CONSOLE_ECHO_SECONDS = 3.0
+
 # Errors that mean "the host is not reachable", not "the request was wrong".
 _CONNECTION_CODES = {
     libvirt.VIR_ERR_NO_CONNECT,
@@ -712,13 +715,11 @@ class LibvirtDriver:
         dom = self._require(domain_name)
         conn = self.connection()
         with self._errors(f"Could not type on the console of {domain_name}"):
-            stream = conn.newStream(0)
+            stream = conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
             self._record(f"openConsole({domain_name}, FORCE)")
             dom.openConsole(None, stream, libvirt.VIR_DOMAIN_CONSOLE_FORCE)
             try:
-                data = text.encode()
-                while data:
-                    data = data[stream.send(data):]
+                _console_exchange(stream, text.encode())
                 stream.finish()
             except libvirt.libvirtError:
                 stream.abort()
@@ -816,6 +817,23 @@ def _ensure_isolated(conn: libvirt.virConnect, name: str, bridge: str, cidr: str
 
 
 # --------------------------------------------------------------------------- helpers
+
+def _console_exchange(stream: libvirt.virStream, data: bytes) -> None:
+    """Send ``data`` on a non-blocking console stream, then wait (up to CONSOLE_ECHO_SECONDS) for
+    the guest's terminal to answer. libvirtd relays bytes to the pty asynchronously, and closing
+    the stream at once can drop them (seen here under load); the echo proves they arrived."""
+    deadline = time.monotonic() + CONSOLE_ECHO_SECONDS
+    while data and time.monotonic() < deadline:
+        sent = stream.send(data)
+        if sent == -2:  # would block
+            time.sleep(0.02)
+            continue
+        data = data[sent:]
+    while time.monotonic() < deadline:
+        if stream.recv(4096) != -2:  # -2: nothing yet
+            return  # the echo arrived (the input reached the guest), or the console closed
+        time.sleep(0.05)
+
 
 class _BytesReader:
     """A tiny context-managed reader over bytes (for the seed upload)."""
