@@ -86,6 +86,8 @@ command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v mkfs.ext4 >/dev/null || missing+=(e2fsprogs)
 have_pkg busybox-static || missing+=(busybox-static)
 command -v cpio >/dev/null || missing+=(cpio)
+# ssh: the tests log into Debian guests on their forwarded loopback port.
+command -v ssh >/dev/null || missing+=(openssh-client)
 if [ "$profile" = all ]; then
   command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing+=(chromium)
   command -v wrk >/dev/null || missing+=(wrk)

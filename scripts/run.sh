@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2317  # functions below are called from traps
-# `make run`: install what is missing, start PostgreSQL (unless DATABASE_URL is set), migrate,
-# make sure there is an administrator, then run the job worker and the web server (gunicorn)
-# until Ctrl-C / SIGTERM, when it stops exactly what it started.
+# `make run`: install what is missing, start libvirtd and PostgreSQL (unless DATABASE_URL is set),
+# migrate, make sure there is an administrator, build and register the tiny image, then run the
+# job worker and the web server (gunicorn) until Ctrl-C / SIGTERM, when it stops exactly what it
+# started (libvirtd, a system daemon, is left running).
 #
 # Environment:
 #   DATABASE_URL                   use this database; no local PostgreSQL is started
@@ -15,6 +16,9 @@
 #                                  without one a password is generated once and printed
 #   MINICLOUD_SKIP_DEPS=1          do not run scripts/install-deps.sh
 #   MINICLOUD_SKIP_LIBVIRT=1       do not start libvirtd (scripts/libvirt.sh start)
+#   MINICLOUD_SKIP_IMAGES=1        do not build or register any image
+#   MINICLOUD_DEBIAN_IMAGE=1       also build (~2.5 min the first time, root only) and register the Debian image
+#   MINICLOUD_IMAGES_DIR=images    where scripts/build-test-image.sh keeps the images
 set -euo pipefail
 
 self=$(realpath "$0")
@@ -186,6 +190,23 @@ else
   else
     admin_note="administrator: ${MINICLOUD_ADMIN_USERNAME:-admin} (existing; password unchanged — set MINICLOUD_ADMIN_PASSWORD to reset it)"
   fi
+fi
+
+# ---- images: something to rent on a fresh install -------------------------------------------
+# The tiny test image (~8 s the first time, cached afterwards) and, on request, the Debian one;
+# each is registered once under its name (an administrator's later changes are left alone).
+if [ "${MINICLOUD_SKIP_IMAGES:-}" != 1 ]; then
+  images_dir=$(realpath -m "${MINICLOUD_IMAGES_DIR:-$root/images}")
+  image_names=(tiny)
+  [ "${MINICLOUD_DEBIAN_IMAGE:-}" = 1 ] && image_names+=(debian)
+  for name in "${image_names[@]}"; do
+    if scripts/build-test-image.sh "$name"; then
+      "$mc" register-image --manifest "$images_dir/$name/manifest.json" --if-missing \
+        || log "warning: could not register the $name image (see above)"
+    else
+      log "warning: the $name image could not be built (see above): mini PCs cannot be rented from it"
+    fi
+  done
 fi
 
 # ---- worker and web server, children of this script -----------------------------------------

@@ -1,4 +1,4 @@
-"""The ``minicloud`` command: database migrations, the admin account, the worker, the web server."""
+"""The ``minicloud`` command: database migrations, the admin account, images, the worker, the web server."""
 from __future__ import annotations
 
 import argparse
@@ -62,6 +62,64 @@ def _create_admin(args, config) -> int:
     return 0
 
 
+def _register_image(args, config) -> int:
+    """Register an image from its folder's manifest.json (as the admin API's POST /api/v1/images does)."""
+    import json
+    import math
+    import re
+
+    from minicloud.errors import ApiError
+    from minicloud.services import Services
+
+    manifest_path = os.path.abspath(args.manifest)
+    try:
+        with open(manifest_path) as fh:
+            manifest = json.load(fh)
+    except (OSError, ValueError) as exc:
+        print(f"register-image: cannot read {manifest_path}: {exc}", file=sys.stderr)
+        return 1
+    folder = os.path.dirname(manifest_path)
+    name = args.name or manifest.get("name")
+    if not name or not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,62}", name):
+        print(f"register-image: {name!r} is not an image name (lower-case letters, digits, . _ -)", file=sys.stderr)
+        return 1
+
+    def path(key: str) -> str | None:
+        value = manifest.get(key)
+        return os.path.join(folder, value) if value else None
+
+    if not manifest.get("disk"):
+        print(f"register-image: {manifest_path} names no disk", file=sys.stderr)
+        return 1
+    disk = path("disk")
+    try:  # the size the guest sees: the qcow2 header's virtual size, else the file's size
+        with open(disk, "rb") as fh:
+            header = fh.read(32)
+        size = int.from_bytes(header[24:32], "big") if header[:4] == b"QFI\xfb" else os.path.getsize(disk)
+    except OSError:
+        size = 0  # the images service reports the missing file
+    values = {
+        "name": name, "disk_path": disk, "kernel_path": path("kernel"), "initrd_path": path("initrd"),
+        "cmdline": manifest.get("cmdline"), "default_user": manifest.get("default_user") or "student",
+        "os": (manifest.get("os") or manifest.get("description") or name)[:64],
+        "min_disk_gib": max(1, math.ceil(size / 1024 ** 3)),
+    }
+    services = Services.from_config(config)
+    try:
+        existing = services.db.fetchone("SELECT id, name, disk_path FROM images WHERE name = %s", (name,))
+        if existing and args.if_missing:
+            print(f"image {name} is registered already ({existing['disk_path']}); left as is")
+            return 0
+        image = services.images.create(values, "en")
+    except ApiError as exc:
+        print(f"register-image: {exc.message('en')} {exc.details or ''}", file=sys.stderr)
+        return 1
+    finally:
+        services.close()
+    print(f"image {image['name']} registered: {image['id']} ({image['disk_path']})")
+    return 0
+
+
 def _worker(args, config) -> int:
     from minicloud.jobs.worker import Worker
     from minicloud.services import Services
@@ -102,6 +160,12 @@ def main(argv: list[str] | None = None) -> int:
     admin.add_argument("--if-missing", action="store_true",
                        help="leave an existing account of that name alone (no password reset)")
     admin.set_defaults(func=_create_admin)
+    image = sub.add_parser("register-image", help="register an image from its manifest.json (images/<name>/)")
+    image.add_argument("--manifest", required=True, help="e.g. images/tiny/manifest.json")
+    image.add_argument("--name", help="default: the manifest's name")
+    image.add_argument("--if-missing", action="store_true",
+                       help="do nothing when an image of that name is registered already")
+    image.set_defaults(func=_register_image)
     worker = sub.add_parser("worker", help="run queued jobs until interrupted")
     worker.add_argument("--name", help="worker name recorded on the jobs it runs")
     worker.set_defaults(func=_worker)
