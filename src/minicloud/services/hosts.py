@@ -26,6 +26,7 @@ import psycopg.errors
 
 from minicloud.config import Config
 from minicloud.db.pool import Database
+from minicloud.db.sql import update_row
 from minicloud.drivers.compute.base import ComputeDriver, ComputeError, GpuDevice, HostInfo, HostUnavailable
 from minicloud.errors import Conflict, NotFoundError
 
@@ -106,10 +107,8 @@ class Hosts:
         changes = {k: v for k, v in changes.items() if k in ("name", "uri", "enabled") and v is not None}
         if not changes:
             return self.get(host_id)
-        sets = ", ".join(f"{k} = %({k})s" for k in changes)
         try:
-            row = self.db.fetchone(f"UPDATE hosts SET {sets} WHERE id = %(id)s RETURNING {COLUMNS}",
-                                   {**changes, "id": host_id})
+            row = update_row(self.db, "hosts", host_id, changes, COLUMNS)
         except psycopg.errors.UniqueViolation:
             raise Conflict("host.name_taken", code="name_taken", name=changes.get("name")) from None
         if row is None:

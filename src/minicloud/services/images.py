@@ -12,6 +12,7 @@ import psycopg.errors
 
 from minicloud.config import Config
 from minicloud.db.pool import Database
+from minicloud.db.sql import update_row
 from minicloud.drivers.compute.base import ImageSpec
 from minicloud.errors import Conflict, NotFoundError, ValidationFailed
 from minicloud.i18n import translate
@@ -75,9 +76,7 @@ class Images:
         changes = {k: v for k, v in changes.items() if k in EDITABLE and (v is not None or k not in required)}
         self._check_paths(changes, lang)
         if changes:
-            sets = ", ".join(f"{k} = %({k})s" for k in changes)
-            row = self.db.fetchone(f"UPDATE images SET {sets} WHERE id = %(id)s RETURNING {COLUMNS}",
-                                   {**changes, "id": image_id})
+            row = update_row(self.db, "images", image_id, changes, COLUMNS)
         else:
             row = self.get(image_id)
         if row is None:

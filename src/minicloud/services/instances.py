@@ -101,6 +101,14 @@ class Instances:
             params.append(project_id)
         return conn.execute(sql, params).fetchone()
 
+    def _owned(self, project: ProjectRef, instance_id: uuid.UUID) -> dict:
+        """The project's live instance, or 404 (another project's instance is "not found" too)."""
+        with self.db.connection() as conn:
+            row = self._row(conn, instance_id, project.id)
+        if row is None:
+            raise NotFoundError("instance.not_found")
+        return row
+
     def row(self, instance_id: uuid.UUID | str, include_deleted: bool = False) -> dict | None:
         """The instance row with its template, image, key pair and host names (for jobs)."""
         where = "" if include_deleted else " AND i.state <> 'deleted'"
@@ -136,10 +144,7 @@ class Instances:
         return out
 
     def get(self, project: ProjectRef, instance_id: uuid.UUID, lang: str) -> dict:
-        with self.db.connection() as conn:
-            row = self._row(conn, instance_id, project.id)
-        if row is None:
-            raise NotFoundError("instance.not_found")
+        row = self._owned(project, instance_id)
         if row["state"] == "running" and row["host_id"] and not row["addresses"] \
                 and (row["nic"] or {}).get("mode") == "network":
             row["addresses"] = self._refresh_addresses(row)
@@ -158,10 +163,7 @@ class Instances:
 
     def console_send(self, project: ProjectRef, instance_id: uuid.UUID, text: str) -> None:
         """Type ``text`` on a running mini PC's serial console (409 unless it is running)."""
-        with self.db.connection() as conn:
-            row = self._row(conn, instance_id, project.id)
-        if row is None:
-            raise NotFoundError("instance.not_found")
+        row = self._owned(project, instance_id)
         if row["state"] != "running" or row["host_id"] is None:
             raise Conflict("instance.console_not_running", code="invalid_state", state=row["state"])
         host = self.services.hosts.get(row["host_id"])
@@ -174,10 +176,7 @@ class Instances:
 
     def console_log(self, project: ProjectRef, instance_id: uuid.UUID, max_bytes: int = 65536) -> str:
         """The tail of the guest's serial console ("" before it is placed, or when its host does not answer)."""
-        with self.db.connection() as conn:
-            row = self._row(conn, instance_id, project.id)
-        if row is None:
-            raise NotFoundError("instance.not_found")
+        row = self._owned(project, instance_id)
         if row["host_id"] is None:
             return ""
         try:

@@ -9,6 +9,7 @@ import psycopg.errors
 
 from minicloud.config import Config
 from minicloud.db.pool import Database
+from minicloud.db.sql import update_row
 from minicloud.errors import Conflict, NotFoundError
 from minicloud.services.principal import Principal
 
@@ -46,10 +47,8 @@ class Templates:
         if not changes:
             row = self.get(template_id)
         else:
-            sets = ", ".join(f"{k} = %({k})s" for k in changes)
             try:
-                row = self.db.fetchone(f"UPDATE templates SET {sets} WHERE id = %(id)s RETURNING {COLUMNS}",
-                                       {**changes, "id": template_id})
+                row = update_row(self.db, "templates", template_id, changes, COLUMNS)
             except psycopg.errors.UniqueViolation:
                 raise Conflict("template.name_taken", code="name_taken", name=changes.get("name")) from None
         if row is None:
