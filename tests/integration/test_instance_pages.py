@@ -104,8 +104,9 @@ def test_typing_on_the_console_from_the_page_and_the_api(client, alice, compute,
     assert sent.status_code == 303 and sent.headers["Location"].endswith("#console")
     assert alice.post(f"/api/v1/instances/{instance_id}/console", json={"input": "hostname\r"}).status_code == 204
     assert cloud.typed[f"mc-{instance_id}"] == ["uname -a\r", "hostname\r"]
+    assert alice.post(f"/api/v1/instances/{instance_id}/console", json={"input": "\x1b[6n\x1b[1;32mok\x1b[0m"}).status_code == 204
     output = alice.get(f"/api/v1/instances/{instance_id}/console").json["output"]
-    assert output.endswith("uname -a\rhostname\r")
+    assert output.endswith("uname -a\rhostname\rok")  # terminal control sequences are not shown
     assert auth_other(client).get(f"/api/v1/instances/{instance_id}/console").status_code == 404
 
 

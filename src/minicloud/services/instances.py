@@ -56,6 +56,8 @@ _COLUMNS = ("i.id, i.project_id, i.name, i.hostname, i.template_id, i.image_id, 
             " h.name AS host_name")
 _FROM = (" FROM instances i JOIN templates t ON t.id = i.template_id JOIN images im ON im.id = i.image_id"
          " LEFT JOIN keypairs k ON k.id = i.keypair_id LEFT JOIN hosts h ON h.id = i.host_id")
+# ANSI/VT100 control sequences a serial console carries (ESC[6n, colours ...) and lone NULs.
+_TERMINAL_CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\x00")
 _SECRET_LINE = re.compile(r"^(\s*-?\s*(?:hashed_passwd|passwd|password|plain_text_passwd)\s*:\s*).*$",
                           re.IGNORECASE | re.MULTILINE)
 
@@ -175,13 +177,15 @@ class Instances:
             raise Conflict("instance.console_failed", code="console_failed", cause=str(exc)) from None
 
     def console_log(self, project: ProjectRef, instance_id: uuid.UUID, max_bytes: int = 65536) -> str:
-        """The tail of the guest's serial console ("" before it is placed, or when its host does not answer)."""
+        """The tail of the guest's serial console as text to read: terminal control sequences (cursor
+        queries, colours) removed; "" before it is placed, or when its host does not answer."""
         row = self._owned(project, instance_id)
         if row["host_id"] is None:
             return ""
         try:
             host = self.services.hosts.get(row["host_id"])
-            return self.services.hosts.driver_for(host).console_log(row["domain_name"], max_bytes)
+            return _TERMINAL_CONTROL.sub("", self.services.hosts.driver_for(host).console_log(row["domain_name"],
+                                                                                              max_bytes))
         except ComputeError:
             return ""
 
