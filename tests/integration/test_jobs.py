@@ -12,6 +12,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from minicloud.jobs.worker import Worker
+from waiting import wait_for
 
 TESTS = Path(__file__).resolve().parents[1]
 
@@ -44,16 +45,6 @@ def executions(url, job_id=None):
         if job_id is None:
             return conn.execute("SELECT * FROM test_job_executions ORDER BY id").fetchall()
         return conn.execute("SELECT * FROM test_job_executions WHERE job_id = %s ORDER BY id", (job_id,)).fetchall()
-
-
-def wait_for(predicate, timeout=30.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not reached in time")
 
 
 def test_a_job_runs_and_its_operation_is_visible_to_its_project(auth, services, job_config, jobs_db):
@@ -135,7 +126,7 @@ def test_two_workers_never_run_one_job_twice(services, jobs_db):
     ids = [services.operations.submit("test.record", {"sleep": 0.02})["id"] for _ in range(60)]
     workers = [start_worker(jobs_db, "a"), start_worker(jobs_db, "b")]
     try:
-        wait_for(lambda: all(job_row(jobs_db, i)["state"] == "succeeded" for i in ids), timeout=60, step=0.2)
+        wait_for(lambda: all(job_row(jobs_db, i)["state"] == "succeeded" for i in ids), timeout=60)
     finally:
         for w in workers:
             stop(w)

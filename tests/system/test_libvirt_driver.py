@@ -29,27 +29,13 @@ from minicloud.drivers.compute.base import (
     NicSpec,
 )
 from minicloud.drivers.compute.libvirt import LibvirtDriver, ensure_isolated_network, isolated_network_possible
+from conftest import free_port
+from waiting import wait_for
 
 pytestmark = pytest.mark.system
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "libvirt"
 BOOT_TIMEOUT = 60
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def wait_console(driver: LibvirtDriver, name: str, pattern: str, count: int = 1,

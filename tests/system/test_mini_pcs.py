@@ -35,6 +35,7 @@ from psycopg.rows import dict_row
 from werkzeug.test import Client
 
 from conftest import User
+from waiting import wait_for
 from minicloud.jobs.reconciler import reconcile
 from minicloud.jobs.worker import JobContext, Worker
 from minicloud.services.hosts import NoRoom
@@ -49,17 +50,6 @@ DEBIAN_SSH_TIMEOUT = 300
 
 
 # --------------------------------------------------------------------------- helpers
-
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.5):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
-
 
 def free_port_block(size: int) -> int:
     """The first port of ``size`` consecutive loopback ports that are all free now."""
