@@ -260,15 +260,10 @@ class Instances:
                     (instance_id, project.id, body["name"], hostname, template["id"], image["id"], keypair_id,
                      template["vcpus"], template["ram_mib"], template["disk_gib"], template["gpus"],
                      f"{DOMAIN_PREFIX}{instance_id}", password_hash, body.get("user_data"), principal.user_id))
-                job = queue.enqueue(conn, "instance.create", {"instance_id": str(instance_id)},
-                                    project_id=project.id, user_id=principal.user_id, target=str(instance_id),
-                                    max_attempts=int(self.config.get("jobs.max_attempts")))
-                row = self._row(conn, instance_id)
+                row, job = self._enqueue(conn, principal, project, instance_id, "instance.create")
         except psycopg.errors.UniqueViolation:
             raise Conflict("instance.name_taken", code="name_taken", name=body["name"]) from None
-        out = self.view(row, lang)
-        out["operation_id"] = job["id"]
-        return out
+        return self._accepted(row, job, lang)
 
     def rename(self, project: ProjectRef, instance_id: uuid.UUID, name: str, lang: str) -> dict:
         check_name(name, lang)
@@ -309,13 +304,8 @@ class Instances:
         """start | stop | reboot | delete: the transitional state now, the job enqueued with it."""
         with self.db.connection() as conn:
             self._transition(conn, project, instance_id, action, lang)
-            job = queue.enqueue(conn, ACTIONS[action][2], {"instance_id": str(instance_id), **(payload or {})},
-                                project_id=project.id, user_id=principal.user_id, target=str(instance_id),
-                                max_attempts=int(self.config.get("jobs.max_attempts")))
-            row = self._row(conn, instance_id)
-        out = self.view(row, lang)
-        out["operation_id"] = job["id"]
-        return out
+            row, job = self._enqueue(conn, principal, project, instance_id, ACTIONS[action][2], payload)
+        return self._accepted(row, job, lang)
 
     def resize(self, principal: Principal, project: ProjectRef, instance_id: uuid.UUID,
                template_id: uuid.UUID, lang: str) -> dict:
@@ -341,13 +331,21 @@ class Instances:
                 "vcpus": template["vcpus"] - before["vcpus"], "ram_mib": template["ram_mib"] - before["ram_mib"]})
             conn.execute("UPDATE instances SET vcpus = %s, ram_mib = %s, template_id = %s WHERE id = %s",
                          (template["vcpus"], template["ram_mib"], template["id"], instance_id))
-            job = queue.enqueue(conn, "instance.resize",
-                                {"instance_id": str(instance_id),
-                                 "previous": {"vcpus": before["vcpus"], "ram_mib": before["ram_mib"],
-                                              "template_id": str(before["template_id"])}},
-                                project_id=project.id, user_id=principal.user_id, target=str(instance_id),
-                                max_attempts=int(self.config.get("jobs.max_attempts")))
-            row = self._row(conn, instance_id)
+            row, job = self._enqueue(conn, principal, project, instance_id, "instance.resize", {
+                "previous": {"vcpus": before["vcpus"], "ram_mib": before["ram_mib"],
+                             "template_id": str(before["template_id"])}})
+        return self._accepted(row, job, lang)
+
+    def _enqueue(self, conn: psycopg.Connection, principal: Principal, project: ProjectRef,
+                 instance_id: uuid.UUID, kind: str, extra: dict | None = None) -> tuple[dict, dict]:
+        """In the caller's transaction: the job that carries out ``kind``, and the instance row as it now is."""
+        job = queue.enqueue(conn, kind, {"instance_id": str(instance_id), **(extra or {})},
+                            project_id=project.id, user_id=principal.user_id, target=str(instance_id),
+                            max_attempts=int(self.config.get("jobs.max_attempts")))
+        return self._row(conn, instance_id), job
+
+    def _accepted(self, row: dict, job: dict, lang: str) -> dict:
+        """The 202 answer: the instance in its transitional state, with the operation that moves it on."""
         out = self.view(row, lang)
         out["operation_id"] = job["id"]
         return out
