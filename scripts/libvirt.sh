@@ -21,6 +21,7 @@ timeout=${LIBVIRT_START_TIMEOUT:-60}
 run=/var/run
 marker=$run/minicloud-libvirt.started
 qemu_conf=/etc/libvirt/qemu.conf
+here=$(cd "$(dirname "$0")" && pwd)
 
 say() { echo "libvirt.sh: $*"; }
 die() { echo "libvirt.sh: error: $*" >&2; exit 1; }
@@ -75,7 +76,9 @@ start_daemon() {  # start_daemon NAME
   command -v "$name" >/dev/null || die "$name not found: run scripts/install-deps.sh"
   [ "$(id -u)" = 0 ] || die "$name is not running and only root can start the system daemon (or use LIBVIRT_URI=qemu:///session)"
   rm -f "$run/$name.pid"
-  "$name" -d
+  # Under a reaper of its own, in a session of its own (see scripts/reaper.py): QEMU processes
+  # that libvirtd leaves behind must be reaped, or destroying a guest hangs.
+  setsid python3 "$here/reaper.py" "$name" -d </dev/null >/dev/null 2>&1 9<&- &
   while ! daemon_pid "$name" >/dev/null; do
     [ "$waited" -lt 100 ] || die "$name did not start (see /var/log/libvirt/)"
     sleep 0.1
@@ -102,14 +105,14 @@ case "$cmd" in
     fi
     # No systemd. Usable already (started earlier, by hand, or by this script)? Guests also need
     # virtlogd (their console and QEMU logs go through it).
-    if answers && pgrep -x virtlogd >/dev/null; then
+    if answers && pgrep -x -r R,S,D,I,T virtlogd >/dev/null; then
       exit 0
     fi
     # One start at a time (make run and the test suite may start together).
     exec 9<"$(realpath "$0")"
     flock 9
     prepare_host
-    pgrep -x virtlogd >/dev/null || start_daemon virtlogd
+    pgrep -x -r R,S,D,I,T virtlogd >/dev/null || start_daemon virtlogd
     answers || start_daemon libvirtd
     deadline=$((SECONDS + timeout))
     until answers; do
