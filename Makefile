@@ -4,6 +4,7 @@ VENV_PY := .venv/bin/python
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 VM_BENCH_ARGS ?=
+STORAGE_BENCH_ARGS ?=
 PG_DATA ?= .data/pg
 
 .PHONY: help run test deps bench lint clean distclean
@@ -11,7 +12,7 @@ PG_DATA ?= .data/pg
 help:
 	@echo "make run        install what is missing, start PostgreSQL, the worker and the console on http://127.0.0.1:8080"
 	@echo "make test       install what is missing and run the whole test suite (PYTEST_ARGS='-k foo' to narrow)"
-	@echo "make bench      benchmarks: API overhead (BENCH_ARGS='--duration 5' to shorten), then VM boot (VM_BENCH_ARGS='--count 3')"
+	@echo "make bench      benchmarks: API overhead (BENCH_ARGS='--duration 5' to shorten), then VM boot (VM_BENCH_ARGS='--count 3'), then object streaming (STORAGE_BENCH_ARGS='--mib 64')"
 	@echo "make lint       ruff (and shellcheck when installed)"
 	@echo "make clean      stop the local PostgreSQL cluster and delete .data/"
 	@echo "make distclean  clean, and delete .venv/"
@@ -28,6 +29,7 @@ test: deps
 bench: deps
 	$(VENV_PY) bench/api_overhead.py $(BENCH_ARGS)
 	$(VENV_PY) bench/vm_boot.py $(VM_BENCH_ARGS)
+	$(VENV_PY) bench/storage_stream.py $(STORAGE_BENCH_ARGS)
 
 lint: deps
 	@if $(VENV_PY) -m ruff --version >/dev/null 2>&1; then \
@@ -39,6 +41,7 @@ lint: deps
 
 clean:
 	@if [ -f "$(PG_DATA)/postmaster.pid" ]; then bash scripts/pg.sh stop "$(PG_DATA)" || true; fi
+	@if [ -d .data/swift ]; then bash scripts/swift.sh stop .data/swift || true; fi
 	rm -rf .data
 
 distclean: clean

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install what minicloud needs on Debian 12 / Ubuntu, then the Python venv .venv.
+# Install what minicloud needs on Debian 12 / Ubuntu, then the Python venv .venv (and Swift's, .data/swift-venv).
 # Idempotent and quick when everything is there: apt-get runs only for what is missing,
 # pip only when pyproject.toml changed since the last install (a stamp inside .venv).
 #
@@ -86,6 +86,9 @@ command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v mkfs.ext4 >/dev/null || missing+=(e2fsprogs)
 have_pkg busybox-static || missing+=(busybox-static)
 command -v cpio >/dev/null || missing+=(cpio)
+# Object storage: scripts/swift.sh installs Swift itself (from PyPI, into .data/swift-venv) but needs
+# memcached, where Swift's tempauth keeps its tokens.
+command -v memcached >/dev/null || missing+=(memcached)
 # ssh: the tests log into Debian guests on their forwarded loopback port.
 command -v ssh >/dev/null || missing+=(openssh-client)
 if [ "$profile" = all ]; then
@@ -118,6 +121,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     missing=("${missing[@]/#chromium/chromium-browser}")
   fi
   "${apt[@]}" install --no-install-recommends "${missing[@]}"
+fi
+
+# ---- Swift (object storage): PyPI's swift in a virtualenv of its own (.data/swift-venv) -------
+if ! bash scripts/swift.sh installed; then
+  if $check_only; then
+    say "Swift is not installed yet (scripts/swift.sh install)"
+    exit 1
+  fi
+  bash scripts/swift.sh install
 fi
 
 # ---- Python ---------------------------------------------------------------------------------

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2317  # functions below are called from traps
-# `make run`: install what is missing, start libvirtd and PostgreSQL (unless DATABASE_URL is set),
-# migrate, make sure there is an administrator, build and register the tiny image, then run the
+# `make run`: install what is missing, start libvirtd, PostgreSQL (unless DATABASE_URL is set) and a
+# local OpenStack Swift (unless MINICLOUD_STORAGE_AUTH_URL is set), migrate, make sure there is an administrator, build and register the tiny image, then run the
 # job worker and the web server (gunicorn) until Ctrl-C / SIGTERM, when it stops exactly what it
-# started (libvirtd, a system daemon, is left running).
+# started (libvirtd, a system daemon, is left running; so are a PostgreSQL or Swift found running).
 #
 # Environment:
 #   DATABASE_URL                   use this database; no local PostgreSQL is started
 #   MINICLOUD_PG_PORT=55432        port of the local PostgreSQL cluster
 #   MINICLOUD_PG_DATA=.data/pg     its data directory
+#   MINICLOUD_STORAGE_AUTH_URL     use this Swift (v1 auth; with MINICLOUD_STORAGE_USER and _KEY); no
+#                                  local Swift is started
+#   MINICLOUD_SWIFT_DIR=.data/swift  the local Swift's folder (scripts/swift.sh); SWIFT_PORT=8091 its port
 #   MINICLOUD_SERVER_HOST/PORT     where gunicorn listens (default 127.0.0.1:8080)
 #   WEB_CONCURRENCY=2              gunicorn worker processes
 #   MINICLOUD_ADMIN_USERNAME / MINICLOUD_ADMIN_PASSWORD
@@ -86,6 +89,7 @@ fi
 worker_pid=""
 web_pid=""
 pg_datadir=""      # set only when this script started the cluster
+swift_dir=""       # set only when this script started the local Swift
 stopping=false
 
 stop_child() {  # stop_child NAME PID SECONDS: TERM, wait up to SECONDS, then KILL; reap it
@@ -109,14 +113,17 @@ cleanup() {
   $stopping && return 0
   stopping=true
   trap '' INT TERM
-  [ -n "$web_pid$worker_pid$pg_datadir" ] && log "stopping…"
+  [ -n "$web_pid$worker_pid$pg_datadir$swift_dir" ] && log "stopping…"
   stop_child "web server" "$web_pid" 30
   stop_child "worker" "$worker_pid" 30
+  if [ -n "$swift_dir" ]; then
+    scripts/swift.sh stop "$swift_dir" >/dev/null || log "could not stop Swift in $swift_dir"
+  fi
   if [ -n "$pg_datadir" ]; then
     scripts/pg.sh stop "$pg_datadir" || log "could not stop PostgreSQL in $pg_datadir"
   fi
-  wait 2>/dev/null || true   # reap whatever else came to us (the postmaster)
-  [ -n "$web_pid$worker_pid$pg_datadir" ] && log "stopped"
+  wait 2>/dev/null || true   # reap whatever else came to us (the postmaster, Swift's reapers)
+  [ -n "$web_pid$worker_pid$pg_datadir$swift_dir" ] && log "stopped"
   return 0
 }
 on_signal() {
@@ -171,6 +178,28 @@ else
   export DATABASE_URL=$url
   pg_pid=$(head -n 1 "$datadir/postmaster.pid" 2>/dev/null || echo "?")
   log "PostgreSQL running: $url (pid $pg_pid, data $datadir, log $datadir/server.log)"
+fi
+
+# ---- object storage: a local Swift -----------------------------------------------------------
+# Buckets live in OpenStack Swift. Without MINICLOUD_STORAGE_AUTH_URL, scripts/swift.sh runs one on
+# loopback (port SWIFT_PORT, default 8091; ~5-20 s; the first time it also installs Swift, ~15 s).
+if [ -n "${MINICLOUD_STORAGE_AUTH_URL:-}" ]; then
+  log "using the Swift at $MINICLOUD_STORAGE_AUTH_URL; no local Swift started"
+else
+  sdir=$(realpath -m "${MINICLOUD_SWIFT_DIR:-.data/swift}")
+  if scripts/swift.sh status "$sdir" >/dev/null 2>&1; then
+    log "Swift in $sdir is already running; using it and leaving it running"
+  else
+    swift_dir=$sdir   # from here on, cleanup stops it
+  fi
+  if swift_out=$(scripts/swift.sh start "$sdir"); then
+    MINICLOUD_STORAGE_AUTH_URL=$(sed -n 's/^auth_url=//p' <<<"$swift_out")
+    MINICLOUD_STORAGE_KEY_FILE=$(sed -n 's/^key_file=//p' <<<"$swift_out")
+    export MINICLOUD_STORAGE_AUTH_URL MINICLOUD_STORAGE_KEY_FILE
+    log "Swift running: $MINICLOUD_STORAGE_AUTH_URL (data and logs in $sdir)"
+  else
+    log "warning: Swift could not be started (see above): buckets will not work"
+  fi
 fi
 
 # ---- schema, secret, administrator ----------------------------------------------------------

@@ -13,17 +13,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import free_port
 
 pytestmark = pytest.mark.system
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / "scripts" / "run.sh"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def script_env(**extra: str) -> dict[str, str]:
@@ -97,7 +92,7 @@ def test_make_run_serves_the_api_and_stops_everything_on_sigint(fresh_database, 
                                 env=script_env(DATABASE_URL=fresh_database, MINICLOUD_SERVER_PORT=str(port)))
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: "minicloud is running" in log.read_text(), 60, "the server to come up", proc, log)
+        wait_for(lambda: "minicloud is running" in log.read_text(), 180, "the server to come up", proc, log)
         output = log.read_text()
         assert f"http://127.0.0.1:{port}/" in output
         pids = dict((k, int(v)) for k, v in re.findall(r"\b(worker|web)=(\d+)", output))
