@@ -24,53 +24,16 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+from common import BENCH_USER, ROOT, Proc, free_port, make_token, start_postgres, stop_postgres
 
 JWT_SECRET = "bench-secret-" + "x" * 40
 TARGET = 0.8
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_postgres(workdir: Path) -> str:
-    workdir.chmod(0o755)  # the server runs as "postgres" when we are root
-    done = subprocess.run([str(ROOT / "scripts/pg.sh"), "start", str(workdir / "pg"), str(free_port())],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"could not start PostgreSQL:\n{done.stderr}")
-    return done.stdout.strip()
-
-
-def make_token(url: str) -> tuple[str, str]:
-    """Migrate, create a user through minicloud's services (bcrypt cost 4) and issue an access token."""
-    from minicloud import config as config_module
-    from minicloud.db import migrate
-    from minicloud.services import Services
-
-    migrate.upgrade(url)
-    config = config_module.load(environ={}).with_overrides(
-        {"database.url": url, "auth.bcrypt_cost": 4, "auth.jwt_secret": JWT_SECRET})
-    services = Services.from_config(config)
-    try:
-        user = services.accounts.signup("bench", "bench-password-1", "Bench User", None, None, "en")
-        token, _ = services.sessions.issue(user["id"])
-    finally:
-        services.close()
-    return token, "bench"
 
 
 def gunicorn_config(workdir: Path, workers: int) -> Path:
@@ -93,32 +56,20 @@ def gunicorn_config(workdir: Path, workers: int) -> Path:
     return path
 
 
-class Server:
+class Server(Proc):
     """A gunicorn serving ``app`` on a free loopback port; stopped by its PID."""
 
-    def __init__(self, app: str, conf: Path, env: dict, log: Path):
+    stop_seconds = 15
+
+    def __init__(self, name: str, app: str, conf: Path, env: dict, log: Path):
         self.port = free_port()
-        self.log = open(log, "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(conf), "--chdir", str(ROOT),
-             "--bind", f"127.0.0.1:{self.port}", app],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        super().__init__(name, [sys.executable, "-m", "gunicorn", "-c", str(conf), "--chdir", str(ROOT),
+                                "--bind", f"127.0.0.1:{self.port}", app], env, log)
         self.url = f"http://127.0.0.1:{self.port}/api/v1/auth/me"
 
-    def wait_ready(self, token: str, timeout: float = 30.0) -> dict:
-        deadline = time.monotonic() + timeout
+    def wait_ready(self, token: str) -> dict:
         request = urllib.request.Request(self.url, headers={"Authorization": f"Bearer {token}"})
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn ({self.url}) exited early")
-            try:
-                with urllib.request.urlopen(request, timeout=5) as answer:
-                    return json.load(answer)
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+        return json.loads(self.wait_http(request))
 
     def worker_cpu_seconds(self) -> float:
         """User + system CPU time used so far by the gunicorn workers (the master's children)."""
@@ -133,16 +84,6 @@ class Server:
             if int(fields[1]) == self.proc.pid:  # after the name: state, ppid, ..., utime [11], stime [12]
                 ticks += int(fields[11]) + int(fields[12])
         return ticks / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # gunicorn's master stops its workers
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
 
 
 def wrk(url: str, token: str, seconds: int, connections: int, threads: int) -> tuple[float, int, str]:
@@ -180,15 +121,15 @@ def main(argv: list[str] | None = None) -> int:
     servers: dict[str, Server] = {}
     try:
         url = start_postgres(workdir)
-        token, username = make_token(url)
+        token = make_token(url, JWT_SECRET)
         conf = gunicorn_config(workdir, args.workers)
         env = dict(os.environ, DATABASE_URL=url, MINICLOUD_AUTH_JWT_SECRET=JWT_SECRET,
                    PYTHONPATH=str(ROOT / "src"), PYTHONDONTWRITEBYTECODE="1")
         for name, app in (("bare", "bench.bare_app:application"), ("minicloud", "minicloud.wsgi:application")):
-            servers[name] = Server(app, conf, env, workdir / f"{name}.log")
+            servers[name] = Server(name, app, conf, env, workdir / f"{name}.log")
         for name, server in servers.items():
             me = server.wait_ready(token)
-            if me.get("username") != username:
+            if me.get("username") != BENCH_USER:
                 raise RuntimeError(f"{name} answered {me!r}")
             if args.warmup:
                 wrk(server.url, token, args.warmup, args.connections, args.threads)
@@ -224,14 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
         print(f"bench: could not measure: {exc}", file=sys.stderr)
         for server in servers.values():
-            server.log.flush()
-            tail = Path(server.log.name).read_text(errors="replace")[-3000:]
-            print(f"--- {Path(server.log.name).name} (last lines)\n{tail}", file=sys.stderr)
+            print(f"--- {server.name}.log (last lines)\n{server.tail()}", file=sys.stderr)
         return 1
     finally:
         for server in servers.values():
             server.stop()
-        subprocess.run([str(ROOT / "scripts/pg.sh"), "stop", str(workdir / "pg")], check=False)
+        stop_postgres(workdir)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

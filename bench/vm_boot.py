@@ -32,7 +32,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -45,10 +44,8 @@ import uuid
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-import libvirt  # noqa: E402
+import libvirt
+from common import ROOT, Proc, free_port, start_postgres, stop_postgres
 
 libvirt.registerErrorHandler(lambda _ctx, _err: None, None)  # errors are raised as exceptions; no stderr noise
 
@@ -56,12 +53,6 @@ JWT_SECRET = "bench-secret-" + "y" * 40
 URI = "qemu:///system"
 TARGET = 1.1
 READY = b"MINICLOUD-READY"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def free_port_range(count: int) -> int:
@@ -89,33 +80,6 @@ def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 
 
 # --------------------------------------------------------------------------- the platform's processes
-
-class Proc:
-    """A child process with its output in a log file; stopped by its PID (TERM, then KILL)."""
-
-    def __init__(self, name: str, argv: list[str], env: dict, log: Path):
-        self.name = name
-        self.log = open(log, "w")
-        self.proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-    def tail(self) -> str:
-        self.log.flush()
-        return Path(self.log.name).read_text(errors="replace")[-3000:]
-
 
 class Api:
     def __init__(self, base: str):
@@ -301,11 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     pg_started = False
     try:
         image_values = build_tiny()
-        done = run([str(ROOT / "scripts/pg.sh"), "start", str(workdir / "pg"), str(free_port())])
-        if done.returncode != 0:
-            raise RuntimeError(f"could not start PostgreSQL:\n{done.stderr}")
+        url = start_postgres(workdir)
         pg_started = True
-        url = done.stdout.strip()
         ssh_base = free_port_range(2 * (args.count + args.warmup) + 2)
         env = {k: v for k, v in os.environ.items() if not k.startswith("MINICLOUD_")}
         env.update({
@@ -472,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
             proc.stop()
         cleanup(conn, pool_name, log_dir, platform_names + (direct.names if direct else []))
         if pg_started:
-            run([str(ROOT / "scripts/pg.sh"), "stop", str(workdir / "pg")])
+            stop_postgres(workdir)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
