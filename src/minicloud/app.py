@@ -132,10 +132,14 @@ class App:
         if route.api and not acts_by_cookie:
             return
         submitted = request.headers.get(csrf.HEADER)
+        if submitted is None and request.mimetype == "multipart/form-data" and route.streams_body:
+            # Parsing the form here would spool the whole upload: the handler streams the body and
+            # must call ctx.check_csrf() with the token field it meets before acting on anything.
+            ctx.csrf_pending = True
+            return
         if submitted is None and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
             submitted = request.form.get(csrf.FIELD)
-        if not csrf.is_valid(self.config.jwt_secret(), request.cookies.get(csrf.COOKIE), submitted):
-            raise Forbidden("error.csrf_failed", code="csrf_failed")
+        ctx.check_csrf(submitted)
 
     def _acting_project(self, ctx: RequestContext):
         chosen = ctx.request.headers.get("X-Project-Id")

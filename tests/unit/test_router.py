@@ -89,12 +89,20 @@ def test_duplicate_endpoint_and_route_are_refused():
         Router([Route("GET", "/a", "x", handler), Route("GET", "/a", "y", handler)])
 
 
-def test_path_converter_must_be_last():
-    with pytest.raises(ValueError):
-        Route("GET", "/a/{rest:path}/b", "x", handler)
-
-
 def test_default_roles_follow_the_method():
     assert Route("GET", "/a", "a", handler).required_role == "viewer"
     assert Route("POST", "/a", "b", handler).required_role == "user"
     assert Route("POST", "/a", "c", handler, role="admin").required_role == "admin"
+
+
+def test_a_path_parameter_may_end_in_a_literal_suffix_but_no_parameter_may_follow_it():
+    router = Router([
+        Route("GET", "/b/{name:name}/objects/{key:path}", "objects.get", handler),
+        Route("POST", "/b/{name:name}/objects/{key:path}/share", "objects.share", handler),
+    ])
+    route, params = router.match("POST", "/b/photos/objects/2024/share/a.jpg/share")
+    assert route.endpoint == "objects.share" and params["key"] == "2024/share/a.jpg"
+    route, params = router.match("GET", "/b/photos/objects/2024/share")
+    assert route.endpoint == "objects.get" and params["key"] == "2024/share"
+    with pytest.raises(ValueError):
+        Route("GET", "/b/{key:path}/{other:name}", "bad", handler)

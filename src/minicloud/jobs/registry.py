@@ -56,5 +56,6 @@ def load_modules(names: str) -> None:
     importlib.import_module("minicloud.jobs.maintenance")
     importlib.import_module("minicloud.jobs.instances")
     importlib.import_module("minicloud.jobs.reconciler")
+    importlib.import_module("minicloud.jobs.storage")
     for name in filter(None, (n.strip() for n in names.split(","))):
         importlib.import_module(name)

@@ -38,6 +38,7 @@ class Services:
         self.health = Health(self.db)
         self.dashboard = Dashboard(self)
         self._compute()
+        self._storage()
         for name, service in self.extra.items():
             setattr(self, name, service)
 
@@ -60,6 +61,18 @@ class Services:
         self.instances = Instances(self.db, self.config, self)
         self.dashboard.add_card("instances", lambda principal, project: self.instances.counts(project.id))
         self.health.register("libvirt", self.hosts.default_host_health)
+
+    def _storage(self) -> None:
+        """Object storage: buckets on Swift. Building the driver does not contact Swift."""
+        from minicloud.services.storage import Storage
+
+        driver = self.extra.pop("storage_driver", None)
+        if driver is None:
+            from minicloud.drivers.storage.swift import SwiftDriver  # imported here: tests may inject their own
+            driver = SwiftDriver.from_config(self.config)
+        self.storage = Storage(self.db, self.config, driver, self.quotas)
+        self.health.register("swift", self.storage.health)
+        self.dashboard.add_card("storage", lambda principal, project: self.storage.summary(project.id))
 
     @classmethod
     def from_config(cls, config: Config, **extra: Any) -> "Services":

@@ -1,4 +1,4 @@
-"""Per-project quotas for mini PCs: instances, vCPUs, RAM and disk, checked atomically.
+"""Per-project quotas: mini PCs (instances, vCPUs, RAM, disk) and storage (buckets, bucket bytes).
 
 ``reserve(conn, project_id, wanted)`` runs inside the caller's transaction: it
 takes a transaction-scoped advisory lock for the project (so concurrent creates
@@ -22,6 +22,10 @@ from minicloud.services.projects import Projects
 COMPUTE = ("instances", "vcpus", "ram_mib", "disk_gib")
 _USAGE = ("SELECT count(*) AS instances, coalesce(sum(vcpus), 0) AS vcpus, coalesce(sum(ram_mib), 0) AS ram_mib,"
           " coalesce(sum(disk_gib), 0) AS disk_gib FROM instances WHERE project_id = %s AND state <> 'deleted'")
+STORAGE = ("buckets", "bucket_bytes")
+# Bytes stored as last refreshed from Swift (after every upload and delete); uploads in flight are not usage.
+_STORAGE_USAGE = ("SELECT count(*) AS buckets, coalesce(sum(bytes_used), 0) AS bucket_bytes FROM buckets"
+                  " WHERE project_id = %s")
 
 
 class QuotaExceeded(Forbidden):
@@ -38,7 +42,13 @@ class Quotas:
 
     def usage(self, project_id: uuid.UUID, conn: psycopg.Connection | None = None) -> dict[str, int]:
         row = conn.execute(_USAGE, (project_id,)).fetchone() if conn else self.db.fetchone(_USAGE, (project_id,))
-        return {k: int(row[k]) for k in COMPUTE}
+        return {**{k: int(row[k]) for k in COMPUTE}, **self.storage_usage(project_id, conn)}
+
+    def storage_usage(self, project_id: uuid.UUID, conn: psycopg.Connection | None = None) -> dict[str, int]:
+        """Buckets and bytes stored, from the database (no Swift call)."""
+        row = (conn.execute(_STORAGE_USAGE, (project_id,)).fetchone() if conn
+               else self.db.fetchone(_STORAGE_USAGE, (project_id,)))
+        return {k: int(row[k]) for k in STORAGE}
 
     def show(self, project_id: uuid.UUID) -> dict:
         return {"project_id": project_id, "limits": self.limits(project_id), "usage": self.usage(project_id)}

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request, Response
 
-from minicloud.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from minicloud.errors import BadRequest, Forbidden, PayloadTooLarge, UnsupportedMediaType
 from minicloud.i18n import translate
 from minicloud.services.principal import Principal, ProjectRef
 from minicloud.web import csrf
@@ -35,6 +35,7 @@ class RequestContext:
         self.audit_project_id = None
         self.set_cookies: list[tuple[tuple, dict]] = []
         self._csrf: str | None = None
+        self.csrf_pending = False  # a streaming route left the form's CSRF token to its handler
 
     # -- language ----------------------------------------------------------
     def t(self, key: str, **params: Any) -> str:
@@ -97,6 +98,15 @@ class RequestContext:
                 self.set_cookie(csrf.COOKIE, self._csrf, httponly=False, samesite="Lax",
                                 secure=bool(self.config.get("server.secure_cookies")), path="/")
         return self._csrf
+
+    def check_csrf(self, submitted: str | None) -> None:
+        """403 csrf_failed unless ``submitted`` is the CSRF token matching this browser's cookie.
+
+        The app calls it for every form post; a ``streams_body`` route's handler calls it itself
+        with the token field read from the stream, before it acts on anything else."""
+        if not csrf.is_valid(self.config.jwt_secret(), self.request.cookies.get(csrf.COOKIE), submitted):
+            raise Forbidden("error.csrf_failed", code="csrf_failed")
+        self.csrf_pending = False
 
     def render(self, template: str, status: int = 200, **variables: Any) -> Response:
         html = self.app.templates.get_template(template).render(ctx=self, t=self.t, **variables)

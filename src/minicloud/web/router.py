@@ -10,7 +10,8 @@ Paths are written like ``/api/v1/projects/{project_id:uuid}`` or
 - ``str`` (default): one non-empty path segment.
 
 A request for a path that exists with another method is a 405 carrying the
-``Allow`` header; HEAD is answered by a GET route; unknown paths are 404.
+``Allow`` header; HEAD is answered by a HEAD route when the table has one for
+the path, else by its GET route; unknown paths are 404.
 """
 from __future__ import annotations
 
@@ -41,6 +42,9 @@ class Route:
     administrator). ``role`` is the least project role the route needs; by
     default ``viewer`` for reads and ``user`` for writes. ``status`` is what a
     success answers with (published in OpenAPI; see ``success_statuses``).
+    ``streams_body`` marks a route whose handler streams the request body (a
+    multipart upload): the app then leaves a form-submitted CSRF token for the
+    handler to check (``ctx.check_csrf``) instead of parsing the whole form first.
     """
 
     method: str
@@ -56,6 +60,7 @@ class Route:
     audit: bool | None = None
     tags: tuple[str, ...] = ()
     status: int | tuple[int, ...] | None = None
+    streams_body: bool = False
     _regex: re.Pattern = field(init=False, repr=False, compare=False)
     _casts: dict[str, Callable[[str], Any]] = field(init=False, repr=False, compare=False)
 
@@ -65,8 +70,8 @@ class Route:
             kind = match.group("type") or "str"
             if kind not in CONVERTERS:
                 raise ValueError(f"{self.pattern}: unknown converter {kind!r}")
-            if kind == "path" and match.end() != len(self.pattern):
-                raise ValueError(f"{self.pattern}: a path parameter must come last")
+            if kind == "path" and _PARAM.search(self.pattern, match.end()):
+                raise ValueError(f"{self.pattern}: no parameter may follow a path parameter")
             regex += re.escape(self.pattern[pos:match.start()])
             regex += f"(?P<{match.group('name')}>{CONVERTERS[kind][0]})"
             casts[match.group("name")] = CONVERTERS[kind][1]
@@ -127,14 +132,18 @@ class Router:
     def match(self, method: str, path: str) -> tuple[Route, dict[str, Any]]:
         """The route and converted parameters; raises NotFound or MethodNotAllowed."""
         allowed: set[str] = set()
-        wanted = "GET" if method == "HEAD" else method
+        fallback = None
         for route in self.routes:
             params = route.match(path)
             if params is None:
                 continue
-            if route.method == wanted:
+            if route.method == method:
                 return route, params
+            if method == "HEAD" and route.method == "GET" and fallback is None:
+                fallback = route, params
             allowed.add(route.method)
+        if fallback is not None:
+            return fallback
         if allowed:
             if "GET" in allowed:
                 allowed.add("HEAD")

@@ -10,6 +10,7 @@ Columns: method, path pattern, endpoint name, handler, then options — ``auth``
 from __future__ import annotations
 
 from minicloud.handlers.api import api_keys, audit, auth, health, openapi, operations, projects
+from minicloud.handlers.api import buckets, objects, shared
 from minicloud.handlers.api import hosts, images, instances, keypairs, quotas, templates
 from minicloud.handlers.pages import admin as admin_page
 from minicloud.handlers.pages import audit as audit_page
@@ -17,6 +18,7 @@ from minicloud.handlers.pages import auth as auth_page
 from minicloud.handlers.pages import dashboard, docs, language, sections, static
 from minicloud.handlers.pages import instances as instances_page
 from minicloud.handlers.pages import projects as projects_page
+from minicloud.handlers.pages import storage as storage_page
 from minicloud.web.router import Route
 
 R = Route
@@ -122,6 +124,30 @@ ROUTES: list[Route] = [
       tags=("instances",)),
     R("DELETE", "/api/v1/instances/{instance_id:uuid}", "instances.delete", instances.delete, status=202,
       summary="Delete a mini PC: answers 202 with state deleting", tags=("instances",)),
+    # ---- storage (UC-04): buckets and objects on Swift ----------------------------------------
+    R("GET", "/api/v1/buckets", "buckets.list", buckets.list_buckets,
+      summary="The project's buckets with object count and bytes", tags=("buckets",)),
+    R("POST", "/api/v1/buckets", "buckets.create", buckets.create, body=buckets.CREATE_BODY,
+      summary="Create a bucket (a Swift container in the project's own account)", tags=("buckets",)),
+    R("GET", "/api/v1/buckets/{bucket:name}", "buckets.get", buckets.get,
+      summary="One bucket with object count and bytes", tags=("buckets",)),
+    R("DELETE", "/api/v1/buckets/{bucket:name}", "buckets.delete", buckets.delete, query=buckets.DELETE_QUERY,
+      summary="Delete a bucket: 409 while it holds objects, unless force=true", tags=("buckets",)),
+    R("GET", "/api/v1/buckets/{bucket:name}/objects", "objects.list", objects.list_objects,
+      query=objects.LIST_QUERY, summary="Objects in a bucket (prefix and delimiter give a folder view)",
+      tags=("buckets",)),
+    R("PUT", "/api/v1/buckets/{bucket:name}/objects/{key:path}", "objects.put", objects.put, status=201,
+      summary="Upload an object: the request body is streamed to Swift", tags=("buckets",)),
+    R("GET", "/api/v1/buckets/{bucket:name}/objects/{key:path}", "objects.get", objects.get,
+      query=objects.GET_QUERY, status=(200, 206, 304),
+      summary="Download an object (streamed; Range, If-None-Match, download=1)", tags=("buckets",)),
+    R("HEAD", "/api/v1/buckets/{bucket:name}/objects/{key:path}", "objects.head", objects.head,
+      summary="An object's size, type and ETag", tags=("buckets",)),
+    R("DELETE", "/api/v1/buckets/{bucket:name}/objects/{key:path}", "objects.delete", objects.delete,
+      summary="Delete an object", tags=("buckets",)),
+    R("POST", "/api/v1/buckets/{bucket:name}/objects/{key:path}/share", "objects.share", objects.share,
+      body=objects.SHARE_BODY, summary="A time-limited download link that works without logging in",
+      tags=("buckets",)),
     # ---- console pages ------------------------------------------------------------------------
     R("GET", "/", "pages.home", dashboard.home, auth="public", api=False),
     R("GET", "/login", "pages.login_form", auth_page.login_form, auth="public", api=False),
@@ -139,7 +165,17 @@ ROUTES: list[Route] = [
       api=False, audit=False),
     R("GET", "/networks", "pages.networks", sections.networks, api=False),
     R("GET", "/apps", "pages.apps", sections.apps, api=False),
-    R("GET", "/storage", "pages.storage", sections.storage, api=False),
+    R("GET", "/storage", "pages.storage", storage_page.index, api=False),
+    R("POST", "/storage", "pages.bucket_create", storage_page.create, api=False),
+    R("GET", "/storage/{bucket:name}", "pages.bucket", storage_page.bucket, api=False),
+    R("POST", "/storage/{bucket:name}/upload", "pages.object_upload", storage_page.upload, api=False,
+      streams_body=True),
+    R("POST", "/storage/{bucket:name}/delete-object", "pages.object_delete", storage_page.delete_object,
+      api=False),
+    R("POST", "/storage/{bucket:name}/share", "pages.object_share", storage_page.share, api=False),
+    R("POST", "/storage/{bucket:name}/delete", "pages.bucket_delete", storage_page.delete_bucket, api=False),
+    R("GET", "/shared/{account:name}/{bucket:name}/{key:path}", "shared.download", shared.download,
+      auth="public", api=False, audit=False),
     R("GET", "/audit", "pages.audit", audit_page.audit, role="admin", api=False),
     R("GET", "/admin", "pages.admin", admin_page.admin, auth="admin", api=False),
     R("POST", "/project", "pages.switch_project", projects_page.switch, auth="user", api=False),

@@ -1,4 +1,4 @@
-"""/api/v1/quotas: the acting project's limits and what its mini PCs use; global administrators change limits."""
+"""/api/v1/quotas: the acting project's limits and what its mini PCs and buckets use; global administrators change limits."""
 from __future__ import annotations
 
 UPDATE_BODY = {

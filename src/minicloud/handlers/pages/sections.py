@@ -14,4 +14,3 @@ def _section(name: str):
 
 networks = _section("networks")
 apps = _section("apps")
-storage = _section("storage")
