@@ -33,6 +33,7 @@ from common import ROOT, Proc, free_port, make_token, start_postgres, stop_postg
 JWT_SECRET = "bench-secret-" + "x" * 40
 TARGET = 0.8
 MiB = 1024 * 1024
+GiB = 1024 * MiB
 
 
 def start_swift(folder: Path) -> dict[str, str]:
@@ -75,6 +76,22 @@ class Gunicorn(Proc):
 
     def wait_ready(self) -> None:
         self.wait_http(f"http://127.0.0.1:{self.port}/healthz")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time used so far by the gunicorn master and its worker."""
+        total = 0.0
+        tick = os.sysconf("SC_CLK_TCK")
+        pids = [self.proc.pid]
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        if children.exists():
+            pids += [int(p) for p in children.read_text().split()]
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / tick
+        return total
 
 
 class ViaApi:
@@ -134,14 +151,20 @@ class Direct:
         self.conn.delete_object(self.container, key)
 
 
-def measure(side, key: str, size: int) -> tuple[float, float]:
-    """(upload MiB/s, download MiB/s) of one round."""
+def measure(side, key: str, size: int, server: "Gunicorn | None" = None,
+            cpu: dict[str, list[float]] | None = None) -> tuple[float, float]:
+    """(upload MiB/s, download MiB/s) of one round; with ``server``, its CPU seconds per GiB go to ``cpu``."""
+    cpu_at = server.cpu_seconds() if server else 0.0
     started = time.monotonic()
     side.upload(key, size)
     up = time.monotonic() - started
+    cpu_up = server.cpu_seconds() if server else 0.0
     started = time.monotonic()
     received = side.download(key)
     down = time.monotonic() - started
+    if server is not None and cpu is not None:
+        cpu["up"].append((cpu_up - cpu_at) * GiB / size)
+        cpu["down"].append((server.cpu_seconds() - cpu_up) * GiB / size)
     if received != size:
         raise RuntimeError(f"{type(side).__name__}: downloaded {received} bytes, expected {size}")
     side.delete(key)
@@ -177,9 +200,11 @@ def main(argv: list[str] | None = None) -> int:
 
         load_before = os.getloadavg()[0]
         rates: dict[str, dict[str, list[float]]] = {name: {"up": [], "down": []} for name in sides}
+        cpu: dict[str, list[float]] = {"up": [], "down": []}
         for round_no in range(args.rounds):
             for name in (list(sides) if round_no % 2 == 0 else list(reversed(sides))):
-                up, down = measure(sides[name], f"round-{round_no}.bin", size)
+                up, down = measure(sides[name], f"round-{round_no}.bin", size,
+                                   server if name == "api" else None, cpu)
                 rates[name]["up"].append(up)
                 rates[name]["down"].append(down)
 
@@ -195,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
             ratio = best["api"][way] / best["direct"][way]
             print(f"ratio API/direct, {label:8s}: {ratio:6.3f}   (target >= {TARGET}: "
                   f"{'met' if ratio >= TARGET else 'NOT met'})")
+        print(f"minicloud's own CPU (gunicorn) per GiB moved: upload {min(cpu['up']):.2f} s, "
+              f"download {min(cpu['down']):.2f} s (least of the rounds; the rest is Swift's and the client's)")
         return 0
     except (RuntimeError, OSError, subprocess.CalledProcessError, swiftclient.ClientException) as exc:
         print(f"bench: could not measure: {exc}", file=sys.stderr)

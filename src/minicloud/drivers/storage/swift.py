@@ -56,7 +56,7 @@ from .base import (
 )
 from .swift_http import Endpoint, Reply, Upload, abort_connection, await_continue
 
-CHUNK_SIZE = 256 * 1024
+CHUNK_SIZE = 1024 * 1024
 TEMP_URL_KEY_HEADER = "X-Account-Meta-Temp-URL-Key"
 # Renew the token this many seconds before Swift says it expires.
 TOKEN_MARGIN_SECONDS = 60
