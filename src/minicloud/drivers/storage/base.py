@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterable, Iterator, Protocol
 
+from minicloud.drivers.calls import RecordedCall
+
 
 class StorageError(Exception):
     """Swift refused the request; ``status`` is the HTTP status it answered."""
@@ -44,17 +46,8 @@ class TempUrlRejected(StorageError):
     """A temp URL whose signature is wrong or whose time has passed (Swift's 401)."""
 
 
-@dataclass(frozen=True)
-class SwiftCall:
-    """One request to Swift, as the "underneath" panel shows it."""
-
-    method: str
-    path: str            # e.g. "/v1/AUTH_mc…/photos/a%20b.jpg?multipart-manifest=get"; signatures masked
-    status: int | None   # None when no answer came (connection refused, timeout)
-    ms: float
-
-    def as_dict(self) -> dict:
-        return {"method": self.method, "path": self.path, "status": self.status, "ms": round(self.ms, 1)}
+# One request to Swift, as the "underneath" panel shows it (paths carry no token; signatures masked).
+SwiftCall = RecordedCall
 
 
 @dataclass(frozen=True)

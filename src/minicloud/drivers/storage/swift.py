@@ -26,7 +26,6 @@ How it talks to Swift:
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import hmac
 import http.client
@@ -38,7 +37,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable
+from typing import Any, BinaryIO, Iterable
 from urllib.parse import quote
 
 from .base import (
@@ -54,6 +53,8 @@ from .base import (
     SwiftCall,
     TempUrlRejected,
 )
+from minicloud.drivers.calls import public as _public
+
 from .swift_http import Endpoint, Reply, Upload, abort_connection, await_continue
 
 CHUNK_SIZE = 1024 * 1024
@@ -143,24 +144,6 @@ class _Download:
             self._driver._checkin(conn)
         else:
             abort_connection(conn)
-
-
-def _public(method: Callable) -> Callable:
-    """Start a fresh ``last_calls`` list for this thread (nested public calls share the outer one)."""
-
-    @functools.wraps(method)
-    def wrapper(self: "SwiftDriver", *args: Any, **kwargs: Any) -> Any:
-        local = self._local
-        depth = getattr(local, "depth", 0)
-        if depth == 0:
-            local.calls = []
-        local.depth = depth + 1
-        try:
-            return method(self, *args, **kwargs)
-        finally:
-            local.depth = depth
-
-    return wrapper
 
 
 class SwiftDriver:

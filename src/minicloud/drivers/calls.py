@@ -1,0 +1,42 @@
+"""The requests a driver made, as the console's "underneath" panels show them.
+
+A driver keeps ``self._local = threading.local()``; each public method is wrapped with
+``@public`` (a fresh list per outermost call in this thread) and every request it makes is
+appended as a ``RecordedCall``; ``last_calls`` reads them back in the same thread.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    """One request to the infrastructure: method, path (never a token), status, milliseconds."""
+
+    method: str
+    path: str
+    status: int | None   # None when no answer came (connection refused, timeout)
+    ms: float
+
+    def as_dict(self) -> dict:
+        return {"method": self.method, "path": self.path, "status": self.status, "ms": round(self.ms, 1)}
+
+
+def public(method: Callable) -> Callable:
+    """Start a fresh ``last_calls`` list for this thread (nested public calls share the outer one)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        local = self._local
+        depth = getattr(local, "depth", 0)
+        if depth == 0:
+            local.calls = []
+        local.depth = depth + 1
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            local.depth = depth
+
+    return wrapper
