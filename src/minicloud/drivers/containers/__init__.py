@@ -1,0 +1,1 @@
+"""Container drivers: apps on Kubernetes (see base.py for the contract)."""
