@@ -22,13 +22,13 @@ from minicloud.app import make_app
 from minicloud.db import migrate
 from minicloud.services import Services
 
-pytest_plugins = ["libvirt_fixtures", "compute_fixtures", "swift_fixtures"]
+pytest_plugins = ["libvirt_fixtures", "compute_fixtures", "swift_fixtures", "kube_standin"]
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = ["audit_log", "job_runs", "jobs", "quotas", "memberships", "api_keys", "revoked_tokens",
           "login_failures", "projects", "users",
           "gpu_assignments", "instances", "keypairs", "images", "templates", "host_reports", "hosts",
-          "storage_activity", "storage_uploads", "buckets"]
+          "storage_activity", "storage_uploads", "buckets", "apps"]
 
 
 def free_port() -> int:

@@ -156,7 +156,7 @@ def test_the_state_machine_through_every_action(auth, compute, cloud, work, serv
     assert alice.get(url).status_code == 404
     assert f"mc-{pc['id']}" not in cloud.domains["test:///local"]
     assert alice.get("/api/v1/quotas").json["usage"] == {"instances": 0, "vcpus": 0, "ram_mib": 0, "disk_gib": 0,
-                                                           "buckets": 0, "bucket_bytes": 0}
+                                                           "buckets": 0, "bucket_bytes": 0, "apps": 0}
     assert create(alice, compute, name="renamed").status_code == 202  # the name is free again
 
 
@@ -219,10 +219,10 @@ def test_quotas_show_limits_and_usage_and_only_admins_change_them(auth, admin, c
     alice = auth.user("alice")
     quotas = alice.get("/api/v1/quotas").json
     assert quotas["limits"]["instances"] == 5 and "buckets" in quotas["limits"]
-    assert quotas["usage"] == {"instances": 0, "vcpus": 0, "ram_mib": 0, "disk_gib": 0, "buckets": 0, "bucket_bytes": 0}
+    assert quotas["usage"] == {"instances": 0, "vcpus": 0, "ram_mib": 0, "disk_gib": 0, "buckets": 0, "bucket_bytes": 0, "apps": 0}
     create(alice, compute, template="medium")
     assert alice.get("/api/v1/quotas").json["usage"] == {"instances": 1, "vcpus": 2, "ram_mib": 2048, "disk_gib": 20,
-                                                         "buckets": 0, "bucket_bytes": 0}
+                                                         "buckets": 0, "bucket_bytes": 0, "apps": 0}
     project = alice.personal_project
     assert alice.patch("/api/v1/quotas", json={"project_id": project, "limits": {"vcpus": 99}}).status_code == 403
     bad = admin.patch("/api/v1/quotas", json={"project_id": project, "limits": {"gold": 1, "vcpus": -1}})

@@ -5,6 +5,7 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from container_standin import StandinCluster
 from storage_standin import StandinSwift
 from werkzeug.test import Client
 
@@ -207,6 +208,7 @@ def test_dashboard_requires_login(client):
 
 def test_dashboard_renders_every_card_and_the_greeting(client, auth, services):
     services.storage.driver = StandinSwift()  # the storage card needs a Swift: this test is about the page
+    services.apps.driver = StandinCluster()   # and the apps card a cluster
     auth.signup("alice", display_name="Alice Kim")
     page_login(client)
     post_form(client, "/project", {"project_id": client.get("/api/v1/auth/me").json["projects"][0]["id"]})
@@ -226,7 +228,7 @@ def test_dashboard_renders_every_card_and_the_greeting(client, auth, services):
 
 @pytest.fixture
 def broken_client(config, clean_db):
-    services = Services.from_config(config, storage_driver=StandinSwift())
+    services = Services.from_config(config, storage_driver=StandinSwift(), container_driver=StandinCluster())
 
     def failing(principal, project):
         raise RuntimeError("kubernetes is down")
@@ -245,9 +247,9 @@ def test_a_failing_card_shows_could_not_load_while_the_others_render(broken_clie
     assert response.status_code == 200
     page = html(response)
     cards = dict(re.findall(r'data-card="(\w+)".*?</h2>\s*(.*?)</section>', page, re.S))
-    assert set(cards) == {"project", "operations", "quotas", "activity", "instances", "storage", "broken"}
+    assert set(cards) == {"project", "operations", "quotas", "activity", "instances", "storage", "apps", "broken"}
     assert "Could not load" in cards["broken"] and "Could not load" in cards["quotas"]
-    for healthy in ("project", "operations", "activity", "storage"):
+    for healthy in ("project", "operations", "activity", "storage", "apps"):
         assert "Could not load" not in cards[healthy]
     assert "kubernetes is down" not in page
     ko = html(broken_client.get("/dashboard", headers={"Accept-Language": "ko"}))
@@ -310,10 +312,11 @@ def test_viewer_sees_pages_but_not_the_audit(client, auth):
     assert "&#34;bob&#34;" in dashboard  # and he starts in his own project
     switched = post_form(client, "/project", {"project_id": project, "next": "/mini-pcs"})
     assert switched.status_code == 303 and switched.headers["Location"] == "/mini-pcs"
-    for path in ("/dashboard", "/mini-pcs", "/networks", "/apps", "/storage"):
+    for path in ("/dashboard", "/mini-pcs", "/networks", "/storage"):
         response = client.get(path)
         assert response.status_code == 200, path
         assert 'href="/audit"' not in html(response)
+    assert client.get("/apps").status_code == 503  # no cluster in this test: the page says how to connect one
     assert "viewer" in html(client.get("/dashboard"))
     denied = client.get("/audit")
     assert denied.status_code == 403 and "(viewer)" in html(denied)
@@ -341,10 +344,9 @@ def test_switching_to_a_foreign_or_malformed_project_fails(client, auth):
 def test_sections_show_an_honest_empty_state(client, auth):
     auth.signup("alice")
     page_login(client)
-    for path, heading in (("/networks", "Networks"), ("/apps", "Apps")):
-        page = html(client.get(path, headers={"Accept-Language": "en"}))
-        assert f"<h1>{heading}</h1>" in page and "not available yet on this installation" in page
-    korean = html(client.get("/apps", headers={"Accept-Language": "ko"}))
+    page = html(client.get("/networks", headers={"Accept-Language": "en"}))
+    assert "<h1>Networks</h1>" in page and "not available yet on this installation" in page
+    korean = html(client.get("/networks", headers={"Accept-Language": "ko"}))
     assert "아직 이 기능을 사용할 수 없습니다" in korean
 
 

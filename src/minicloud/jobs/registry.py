@@ -57,5 +57,6 @@ def load_modules(names: str) -> None:
     importlib.import_module("minicloud.jobs.instances")
     importlib.import_module("minicloud.jobs.reconciler")
     importlib.import_module("minicloud.jobs.storage")
+    importlib.import_module("minicloud.jobs.apps")
     for name in filter(None, (n.strip() for n in names.split(","))):
         importlib.import_module(name)

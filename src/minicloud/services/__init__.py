@@ -39,6 +39,7 @@ class Services:
         self.dashboard = Dashboard(self)
         self._compute()
         self._storage()
+        self._apps()
         for name, service in self.extra.items():
             setattr(self, name, service)
 
@@ -73,6 +74,18 @@ class Services:
         self.storage = Storage(self.db, self.config, driver, self.quotas)
         self.health.register("swift", self.storage.health)
         self.dashboard.add_card("storage", lambda principal, project: self.storage.summary(project.id))
+
+    def _apps(self) -> None:
+        """Apps on Kubernetes. Building the driver does not contact the cluster."""
+        from minicloud.services.apps import Apps
+
+        driver = self.extra.pop("container_driver", None)
+        if driver is None:
+            from minicloud.drivers.containers.kubernetes import KubernetesDriver  # tests may inject their own
+            driver = KubernetesDriver.from_config(self.config)
+        self.apps = Apps(self.db, self.config, driver, self.projects)
+        self.health.register("kubernetes", self.apps.health)
+        self.dashboard.add_card("apps", lambda principal, project: self.apps.summary(project.id))
 
     @classmethod
     def from_config(cls, config: Config, **extra: Any) -> "Services":

@@ -1,4 +1,4 @@
-"""Per-project quotas: mini PCs (instances, vCPUs, RAM, disk) and storage (buckets, bucket bytes).
+"""Per-project quotas: mini PCs (instances, vCPUs, RAM, disk), storage (buckets, bucket bytes) and apps.
 
 ``reserve(conn, project_id, wanted)`` runs inside the caller's transaction: it
 takes a transaction-scoped advisory lock for the project (so concurrent creates
@@ -27,6 +27,8 @@ STORAGE = ("buckets", "bucket_bytes")
 _STORAGE_USAGE = ("SELECT count(*) AS buckets, coalesce(sum(bytes_used), 0) AS bucket_bytes FROM buckets"
                   " WHERE project_id = %s")
 
+_APPS_USAGE = "SELECT count(*) AS n FROM apps WHERE project_id = %s"
+
 
 class QuotaExceeded(Forbidden):
     code = "quota_exceeded"
@@ -42,7 +44,9 @@ class Quotas:
 
     def usage(self, project_id: uuid.UUID, conn: psycopg.Connection | None = None) -> dict[str, int]:
         row = conn.execute(_USAGE, (project_id,)).fetchone() if conn else self.db.fetchone(_USAGE, (project_id,))
-        return {**{k: int(row[k]) for k in COMPUTE}, **self.storage_usage(project_id, conn)}
+        apps = conn.execute(_APPS_USAGE, (project_id,)).fetchone() if conn else self.db.fetchone(_APPS_USAGE,
+                                                                                                  (project_id,))
+        return {**{k: int(row[k]) for k in COMPUTE}, **self.storage_usage(project_id, conn), "apps": int(apps["n"])}
 
     def storage_usage(self, project_id: uuid.UUID, conn: psycopg.Connection | None = None) -> dict[str, int]:
         """Buckets and bytes stored, from the database (no Swift call)."""

@@ -10,9 +10,10 @@ Columns: method, path pattern, endpoint name, handler, then options — ``auth``
 from __future__ import annotations
 
 from minicloud.handlers.api import api_keys, audit, auth, health, openapi, operations, projects
-from minicloud.handlers.api import buckets, objects, shared
+from minicloud.handlers.api import apps, buckets, objects, shared
 from minicloud.handlers.api import hosts, images, instances, keypairs, quotas, templates
 from minicloud.handlers.pages import admin as admin_page
+from minicloud.handlers.pages import apps as apps_page
 from minicloud.handlers.pages import audit as audit_page
 from minicloud.handlers.pages import auth as auth_page
 from minicloud.handlers.pages import dashboard, docs, language, sections, static
@@ -148,6 +149,23 @@ ROUTES: list[Route] = [
     R("POST", "/api/v1/buckets/{bucket:name}/objects/{key:path}/share", "objects.share", objects.share,
       body=objects.SHARE_BODY, summary="A time-limited download link that works without logging in",
       tags=("buckets",)),
+    # ---- apps (UC-03): container images on Kubernetes with an automatic URL --------------------
+    R("GET", "/api/v1/apps", "apps.list", apps.list_apps,
+      summary="The project's apps with a summary (total, running)", tags=("apps",)),
+    R("POST", "/api/v1/apps", "apps.create", apps.create, body=apps.CREATE_BODY, status=202,
+      summary="Deploy a container image: answers 202 with status PENDING and the app's URL", tags=("apps",)),
+    R("GET", "/api/v1/apps/{app_id:uuid}", "apps.get", apps.get,
+      summary="An app: status and message, ready replicas, URL, image, recent events, manifests applied",
+      tags=("apps",)),
+    R("POST", "/api/v1/apps/{app_id:uuid}/redeploy", "apps.redeploy", apps.redeploy, body=apps.REDEPLOY_BODY,
+      status=202, summary="Roll out the app again, optionally with another image (a rollout, not a re-create)",
+      tags=("apps",)),
+    R("POST", "/api/v1/apps/{app_id:uuid}/scale", "apps.scale", apps.scale, body=apps.SCALE_BODY, status=202,
+      summary="Change the number of replicas (within the quota)", tags=("apps",)),
+    R("GET", "/api/v1/apps/{app_id:uuid}/logs", "apps.logs", apps.logs, query=apps.LOGS_QUERY,
+      summary="The last lines of the app's container logs", tags=("apps",)),
+    R("DELETE", "/api/v1/apps/{app_id:uuid}", "apps.delete", apps.delete, status=202,
+      summary="Delete an app and every Kubernetes object it had", tags=("apps",)),
     # ---- console pages ------------------------------------------------------------------------
     R("GET", "/", "pages.home", dashboard.home, auth="public", api=False),
     R("GET", "/login", "pages.login_form", auth_page.login_form, auth="public", api=False),
@@ -164,7 +182,11 @@ ROUTES: list[Route] = [
     R("POST", "/mini-pcs/{instance_id:uuid}/console", "pages.instance_console", instances_page.console_input,
       api=False, audit=False),
     R("GET", "/networks", "pages.networks", sections.networks, api=False),
-    R("GET", "/apps", "pages.apps", sections.apps, api=False),
+    R("GET", "/apps", "pages.apps", apps_page.index, api=False),
+    R("GET", "/apps/new", "pages.app_new", apps_page.new, role="user", api=False),
+    R("POST", "/apps", "pages.app_create", apps_page.create, api=False),
+    R("GET", "/apps/{app_id:uuid}", "pages.app", apps_page.detail, api=False),
+    R("POST", "/apps/{app_id:uuid}/action", "pages.app_action", apps_page.act, api=False),
     R("GET", "/storage", "pages.storage", storage_page.index, api=False),
     R("POST", "/storage", "pages.bucket_create", storage_page.create, api=False),
     R("GET", "/storage/{bucket:name}", "pages.bucket", storage_page.bucket, api=False),

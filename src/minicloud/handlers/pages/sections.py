@@ -13,4 +13,3 @@ def _section(name: str):
 
 
 networks = _section("networks")
-apps = _section("apps")

@@ -1,0 +1,87 @@
+"""/api/v1/apps: the acting project's container apps on Kubernetes.
+
+Deploy, redeploy, scale and delete answer 202 with the app as it now is; a job does the work
+(see ``services/apps.py``). Every field is checked by the service, which names each wrong one
+(422) before anything reaches the cluster. No cluster configured → 503 ``no_cluster``.
+"""
+from __future__ import annotations
+
+from minicloud.errors import ValidationFailed
+
+_ENV = {"type": "object", "maxProperties": 100, "description": "Environment variables; names are C identifiers",
+        "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}, "additionalProperties": {"type": "string"}}
+_REPLICAS = {"type": "integer", "minimum": 0, "description": "Up to kubernetes.max_replicas and the project's quota"}
+CREATE_BODY = {
+    "type": "object",
+    "required": ["name", "image", "port"],
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 100,
+                 "description": "Any name; its lower-case letters, digits and hyphens make the URL"},
+        "image": {"type": "string", "maxLength": 255,
+                  "description": "[registry[:port]/]path[:tag][@sha256:digest], path in lower case"},
+        "port": {"type": "integer", "minimum": 1, "maximum": 65535, "description": "The port the container listens on"},
+        "replicas": {**_REPLICAS, "default": 1},
+        "env": _ENV,
+        "size": {"type": "string", "description": "small | medium | large (kubernetes.sizes)"},
+    },
+}
+REDEPLOY_BODY = {"type": "object", "properties": {
+    "image": {"type": "string", "maxLength": 255, "description": "A new image; default: roll out the same one again"}}}
+SCALE_BODY = {"type": "object", "required": ["replicas"], "properties": {"replicas": _REPLICAS}}
+LOGS_QUERY = {"type": "object", "properties": {
+    "tail": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100,
+             "description": "How many of the last lines"}}}
+
+
+def _body(ctx) -> dict:
+    """The JSON object sent ({} when nothing was sent: redeploy's body is optional)."""
+    if not ctx.request.content_length and ctx.request.mimetype != "application/json":
+        return {}
+    data = ctx.json()
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValidationFailed({"body": ctx.t("validation.object")})
+    return data
+
+
+def _accepted(ctx, app):
+    ctx.audit_target = str(app["id"])
+    return ctx.respond(app, 202, {"Location": ctx.url_for("apps.get", app_id=app["id"])})
+
+
+def list_apps(ctx):
+    return ctx.respond(ctx.services.apps.list(ctx.project.id, lang=ctx.lang))
+
+
+def create(ctx):
+    return _accepted(ctx, ctx.services.apps.create(ctx.project.id, _body(ctx), ctx.lang))
+
+
+def get(ctx, app_id):
+    return ctx.respond(ctx.services.apps.get(ctx.project.id, app_id, lang=ctx.lang))
+
+
+def redeploy(ctx, app_id):
+    image = _body(ctx).get("image")
+    return _accepted(ctx, ctx.services.apps.redeploy(ctx.project.id, app_id, image=image, lang=ctx.lang))
+
+
+def scale(ctx, app_id):
+    body = _body(ctx)
+    if "replicas" not in body:
+        raise ValidationFailed({"replicas": ctx.t("validation.required")})
+    return _accepted(ctx, ctx.services.apps.scale(ctx.project.id, app_id, body["replicas"], lang=ctx.lang))
+
+
+def logs(ctx, app_id):
+    raw = ctx.query().get("tail", "100")
+    try:
+        tail = int(raw)
+    except (TypeError, ValueError):
+        tail = 0
+    return ctx.respond(ctx.services.apps.logs(ctx.project.id, app_id, tail=tail, lang=ctx.lang))
+
+
+def delete(ctx, app_id):
+    return _accepted(ctx, ctx.services.apps.delete(ctx.project.id, app_id, lang=ctx.lang))

@@ -1,0 +1,1 @@
+"""Lab tests: they need a real Kubernetes cluster (KUBECONFIG); deselected everywhere else."""
