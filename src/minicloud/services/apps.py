@@ -25,7 +25,6 @@ message says how to connect one (KUBECONFIG, ~/.kube/config, or running in a pod
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 import uuid
@@ -44,57 +43,21 @@ from minicloud.errors import Conflict, Forbidden, NotFoundError, ServiceUnavaila
 from minicloud.i18n import translate
 from minicloud.jobs import queue
 from minicloud.services import app_names
+from minicloud.services.app_rules import is_int, env_problem, mebibytes, millicores, valid_image
 from minicloud.services.app_status import event_rows, interpret
 
 log = logging.getLogger("minicloud.services.apps")
 
 STATUSES = ("PENDING", "RUNNING", "IMAGE_NOT_FOUND", "INSUFFICIENT_RESOURCES", "CRASHING", "STOPPED", "MISSING",
             "DEPLOYING", "DELETING", "FAILED")
-# [registry[:port]/]path[:tag][@sha256:digest], the path in lower case (the distribution reference grammar).
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-IMAGE = re.compile(r"^(?:(?P<registry>[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?)/)?"
-                   rf"(?P<path>{_COMPONENT}(?:/{_COMPONENT})*)"
-                   r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@sha256:(?P<digest>[a-f0-9]{64}))?$")
-ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-MAX_ENV = 100
 CLUSTER_CHECK_SECONDS = 30.0
 CRASH_LOG_LINES = 20
-_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m|Ki|Mi|Gi|Ti)?$")
 _COLUMNS = ("id, project_id, name, k8s_name, namespace, host, image, port, replicas, ready_replicas, size, cpu,"
             " memory, env, status, message_key, details, manifests, events, created_at, updated_at, observed_at")
 
 
 class AppQuotaExceeded(Forbidden):
     code = "quota_exceeded"
-
-
-def valid_image(image) -> bool:
-    """A reference a container runtime accepts; as Docker does, a first component is a registry only
-    when it holds "." or ":" or is "localhost" (otherwise it is part of the lower-case path)."""
-    if not isinstance(image, str) or not 0 < len(image) <= 255:
-        return False
-    match = IMAGE.match(image)
-    if match is None:
-        return False
-    registry = match.group("registry")
-    if registry and not ("." in registry or ":" in registry or registry == "localhost"):
-        return re.fullmatch(_COMPONENT, registry) is not None
-    return True
-
-
-def millicores(quantity: str) -> int:
-    number, unit = _QUANTITY.match(quantity).groups()
-    return int(float(number) * (1 if unit == "m" else 1000))
-
-
-def mebibytes(quantity: str) -> int:
-    number, unit = _QUANTITY.match(quantity).groups()
-    factor = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "Ti": 1024 * 1024}.get(unit or "", 1 / (1024 * 1024))
-    return int(float(number) * factor)
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class Apps:
@@ -213,7 +176,7 @@ class Apps:
 
     def logs(self, project_id, app_id, tail: int = 100, lang: str = "en") -> dict:
         self._require_cluster()
-        if not _is_int(tail) or not 1 <= tail <= 1000:
+        if not is_int(tail) or not 1 <= tail <= 1000:
             raise ValidationFailed({"tail": translate(lang, "apps.tail_rule")}, key="apps.tail_rule")
         row = self._row(project_id, app_id)
         try:
@@ -240,7 +203,7 @@ class Apps:
         if not valid_image(body.get("image")):
             problems["image"] = translate(lang, "apps.image_invalid")
         port = body.get("port")
-        if not _is_int(port) or not 1 <= port <= 65535:
+        if not is_int(port) or not 1 <= port <= 65535:
             problems["port"] = translate(lang, "apps.port_invalid")
         replicas = body.get("replicas", 1)
         self._check_replicas(replicas, lang, problems)
@@ -248,28 +211,17 @@ class Apps:
         if size not in self.sizes():
             problems["size"] = translate(lang, "apps.size_invalid", sizes=", ".join(self.sizes()))
         env = body.get("env") or {}
-        env_problem = self._env_problem(env)
-        if env_problem:
-            problems["env"] = translate(lang, env_problem)
+        env_wrong = env_problem(env)
+        if env_wrong:
+            problems["env"] = translate(lang, env_wrong)
         if problems:
             raise ValidationFailed(problems)
         return {"name": name.strip(), "image": body["image"], "port": port, "replicas": replicas, "size": size,
                 "env": {k: str(v) for k, v in env.items()}}
 
     def _check_replicas(self, replicas, lang: str, problems: dict) -> None:
-        if not _is_int(replicas) or not 0 <= replicas <= self.max_replicas:
+        if not is_int(replicas) or not 0 <= replicas <= self.max_replicas:
             problems["replicas"] = translate(lang, "apps.replicas_invalid", max=self.max_replicas)
-
-    @staticmethod
-    def _env_problem(env) -> str | None:
-        if not isinstance(env, dict) or len(env) > MAX_ENV:
-            return "apps.env_invalid"
-        for key, value in env.items():
-            if not ENV_KEY.match(key):
-                return "apps.env_key_invalid"
-            if not isinstance(value, (str, int, float)) or isinstance(value, bool) or "\x00" in str(value):
-                return "apps.env_value_invalid"
-        return None
 
     # -- quotas -------------------------------------------------------------------------------------
     @staticmethod
