@@ -50,14 +50,15 @@ def admin(auth, services):
 def work(config, services, clean_db):
     """Run queued jobs until none is ready; returns how many ran."""
     worker = Worker(config, services, name="test-worker")
+    return lambda: run_ready_jobs(worker, clean_db)
 
-    def run() -> int:
-        ran = 0
-        with psycopg.connect(clean_db, autocommit=True, row_factory=dict_row) as conn:
-            while worker.run_once(conn):
-                ran += 1
-        return ran
 
-    return run
+def run_ready_jobs(worker: Worker, database_url: str) -> int:
+    """Let ``worker`` run queued jobs until none is ready; returns how many ran."""
+    ran = 0
+    with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as conn:
+        while worker.run_once(conn):
+            ran += 1
+    return ran
 
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 import os
 import re
 
-import psycopg
 import pytest
+from compute_fixtures import run_ready_jobs
 from kube_standin import kube_standin
-from psycopg.rows import dict_row
 from serving import serve_app
 from test_console_flow import PASSWORD, browser, new_page, shot  # noqa: F401 - browser: a fixture
 
@@ -43,14 +42,7 @@ def work(config, clean_db, kube_server, monkeypatch, tmp_path):
     services = Services.from_config(config)
     worker = Worker(config, services, name="browser-worker")
 
-    def run() -> int:
-        ran = 0
-        with psycopg.connect(clean_db, autocommit=True, row_factory=dict_row) as conn:
-            while worker.run_once(conn):
-                ran += 1
-        return ran
-
-    yield run
+    yield lambda: run_ready_jobs(worker, clean_db)
     services.close()
 
 
