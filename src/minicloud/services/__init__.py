@@ -83,7 +83,7 @@ class Services:
         if driver is None:
             from minicloud.drivers.containers.kubernetes import KubernetesDriver  # tests may inject their own
             driver = KubernetesDriver.from_config(self.config)
-        self.apps = Apps(self.db, self.config, driver, self.projects)
+        self.apps = Apps(self.db, self.config, driver, self.quotas)
         self.health.register("kubernetes", self.apps.health)
         self.dashboard.add_card("apps", lambda principal, project: self.apps.summary(project.id))
 

@@ -63,11 +63,11 @@ class AppQuotaExceeded(Forbidden):
 class Apps:
     """Apps of projects; see the module docstring for the CONTRACT."""
 
-    def __init__(self, db: Database, config: Config, driver: ContainerDriver, projects):
+    def __init__(self, db: Database, config: Config, driver: ContainerDriver, quotas):
         self.db = db
         self.config = config
         self.driver = driver
-        self.projects = projects
+        self.quotas = quotas
         self._cluster_seen: tuple[float, object, dict] | None = None
         self._lock = threading.Lock()
         self._said_no_cluster = False
@@ -224,20 +224,9 @@ class Apps:
             problems["replicas"] = translate(lang, "apps.replicas_invalid", max=self.max_replicas)
 
     # -- quotas -------------------------------------------------------------------------------------
-    @staticmethod
-    def _lock_project(conn, project_id) -> None:
-        """The advisory lock every quota decision of a project takes (instances and buckets too)."""
-        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"minicloud:quota:{project_id}",))
-
-    def _limits(self, conn, project_id) -> dict[str, int]:
-        limits = dict(self.projects.default_quotas())
-        for row in conn.execute('SELECT resource, "limit" FROM quotas WHERE project_id = %s', (project_id,)):
-            limits[row["resource"]] = int(row["limit"])
-        return limits
-
     def _check_room(self, conn, project_id, app_id, replicas: int, cpu: str, memory: str, lang: str) -> None:
         """The project's apps (this one with ``replicas``) must fit its namespace quota (vcpus, ram_mib)."""
-        limits = self._limits(conn, project_id)
+        limits = self.quotas.limits_in(conn, project_id)
         rows = conn.execute("SELECT replicas, cpu, memory FROM apps WHERE project_id = %s AND id <> %s",
                             (project_id, app_id)).fetchall()
         cpu_used = sum(r["replicas"] * millicores(r["cpu"]) for r in rows) + replicas * millicores(cpu)
@@ -257,8 +246,8 @@ class Apps:
         app_id = uuid.uuid4()
         namespace = app_names.namespace_for(project_id)
         with self.db.connection() as conn:
-            self._lock_project(conn, project_id)
-            limit = self._limits(conn, project_id).get("apps", 0)
+            self.quotas.lock(conn, project_id)
+            limit = self.quotas.limits_in(conn, project_id).get("apps", 0)
             used = conn.execute("SELECT count(*) AS n FROM apps WHERE project_id = %s", (project_id,)).fetchone()["n"]
             if used + 1 > limit:
                 raise AppQuotaExceeded("apps.quota_exceeded", limit=limit, details={
@@ -322,7 +311,7 @@ class Apps:
         if problems:
             raise ValidationFailed(problems)
         with self.db.connection() as conn:
-            self._lock_project(conn, project_id)
+            self.quotas.lock(conn, project_id)
             row = self._writable(conn, project_id, app_id)
             self._check_room(conn, project_id, app_id, replicas, row["cpu"], row["memory"], lang)
             conn.execute("UPDATE apps SET replicas = %s, status = 'DEPLOYING', message_key = 'apps.status.deploying',"
@@ -345,7 +334,7 @@ class Apps:
     def project_spec(self, project_id) -> ProjectSpec:
         """The project's namespace with its quota: vcpus → limits.cpu, ram_mib → memory, apps × max replicas pods."""
         project = self.db.fetchone("SELECT id, name FROM projects WHERE id = %s", (project_id,))
-        limits = self.projects.quotas(project_id)
+        limits = self.quotas.limits(project_id)
         return ProjectSpec(namespace=app_names.namespace_for(project_id), project_id=str(project_id),
                            project_name=project["name"] if project else "", cpu_limit=str(limits.get("vcpus", 0)),
                            memory_limit=f"{limits.get('ram_mib', 0)}Mi",

@@ -57,12 +57,23 @@ class Quotas:
     def show(self, project_id: uuid.UUID) -> dict:
         return {"project_id": project_id, "limits": self.limits(project_id), "usage": self.usage(project_id)}
 
-    def reserve(self, conn: psycopg.Connection, project_id: uuid.UUID, wanted: dict[str, int]) -> None:
-        """Inside the caller's transaction: lock the project's quota, then refuse if ``wanted`` does not fit."""
+    @staticmethod
+    def lock(conn: psycopg.Connection, project_id: uuid.UUID) -> None:
+        """Inside the caller's transaction: the lock every quota decision of a project takes (mini PCs,
+        buckets, uploads and apps alike), held until commit."""
         conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"minicloud:quota:{project_id}",))
+
+    def limits_in(self, conn: psycopg.Connection, project_id: uuid.UUID) -> dict[str, int]:
+        """The project's limits read in the caller's transaction: its own rows over the defaults."""
         limits = dict(self.projects.default_quotas())
         for row in conn.execute('SELECT resource, "limit" FROM quotas WHERE project_id = %s', (project_id,)):
-            limits[row["resource"]] = row["limit"]
+            limits[row["resource"]] = int(row["limit"])
+        return limits
+
+    def reserve(self, conn: psycopg.Connection, project_id: uuid.UUID, wanted: dict[str, int]) -> None:
+        """Inside the caller's transaction: lock the project's quota, then refuse if ``wanted`` does not fit."""
+        self.lock(conn, project_id)
+        limits = self.limits_in(conn, project_id)
         usage = self.usage(project_id, conn)
         over = [k for k, n in wanted.items() if n > 0 and k in limits and usage[k] + n > limits[k]]
         if over:

@@ -169,16 +169,6 @@ class Storage:
             raise NotFoundError("storage.bucket_not_found", name=name)
         return row
 
-    @staticmethod
-    def _lock_project(conn, project_id: uuid.UUID) -> None:
-        """The same advisory lock the compute quotas take: one quota decision per project at a time."""
-        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"minicloud:quota:{project_id}",))
-
-    def _limit(self, conn, project_id: uuid.UUID, resource: str) -> int:
-        row = conn.execute('SELECT "limit" FROM quotas WHERE project_id = %s AND resource = %s',
-                           (project_id, resource)).fetchone()
-        return int(row["limit"]) if row else int(self.quotas.projects.default_quotas().get(resource, 0))
-
     def create_bucket(self, project_id: uuid.UUID, name: str, lang: str = "en") -> dict:
         if not valid_bucket_name(name):
             raise ValidationFailed({"name": translate(lang, "storage.bucket_name_invalid")},
@@ -186,8 +176,8 @@ class Storage:
         account = self.driver.account_for(uuid.UUID(str(project_id)).hex)
         with self._operation(project_id, "create_bucket", name):
             with self.db.connection() as conn:
-                self._lock_project(conn, project_id)
-                limit = self._limit(conn, project_id, "buckets")
+                self.quotas.lock(conn, project_id)
+                limit = self.quotas.limits_in(conn, project_id).get("buckets", 0)
                 used = conn.execute("SELECT count(*) AS n FROM buckets WHERE project_id = %s",
                                     (project_id,)).fetchone()["n"]
                 exists = conn.execute("SELECT 1 FROM buckets WHERE project_id = %s AND name = %s",
@@ -221,7 +211,7 @@ class Storage:
         Reading Swift and writing the row happen under the project's lock, so two refreshes
         (say, after two uploads ending together) can never leave the older figures behind."""
         with self.db.connection() as conn:
-            self._lock_project(conn, row["project_id"])
+            self.quotas.lock(conn, row["project_id"])
             try:
                 stats = self._swift(self.driver.container_stats, row["account"], row["name"])
             except NotFound:
@@ -330,7 +320,7 @@ class Storage:
         """After an upload: under the project's lock, the bucket's figures from Swift and the end of the
         reservation in one transaction (no other upload ever sees neither the new bytes nor the reservation)."""
         with self.db.connection() as conn:
-            self._lock_project(conn, row["project_id"])
+            self.quotas.lock(conn, row["project_id"])
             try:
                 stats = self._swift(self.driver.container_stats, row["account"], row["name"])
             except (ApiError, StorageError):
@@ -349,8 +339,8 @@ class Storage:
         Returns (bytes reserved, reservation id): ``length``, or for a chunked upload the room left.
         """
         with self.db.connection() as conn:
-            self._lock_project(conn, project_id)
-            limit = self._limit(conn, project_id, "bucket_bytes")
+            self.quotas.lock(conn, project_id)
+            limit = self.quotas.limits_in(conn, project_id).get("bucket_bytes", 0)
             stored = int(conn.execute("SELECT coalesce(sum(bytes_used), 0) AS n FROM buckets WHERE project_id = %s",
                                       (project_id,)).fetchone()["n"])
             in_flight = int(conn.execute("SELECT coalesce(sum(bytes), 0) AS n FROM storage_uploads"
@@ -477,7 +467,7 @@ class Storage:
                 with self.db.connection() as conn:
                     # Under the project's quota lock, and only when no upload is in flight in that bucket:
                     # an upload's own refresh ends its reservation in the same transaction.
-                    self._lock_project(conn, row["project_id"])
+                    self.quotas.lock(conn, row["project_id"])
                     if conn.execute("SELECT 1 FROM storage_uploads WHERE bucket_id = %s LIMIT 1",
                                     (row["id"],)).fetchone():
                         continue
