@@ -6,12 +6,11 @@ layout (503), with the service's words on how to connect one; the rest of the co
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 
 import yaml
 
 from minicloud.errors import ApiError, BadRequest, NotFoundError, ServiceUnavailable
-from minicloud.handlers.pages.common import render
+from minicloud.handlers.pages.common import as_utc, render
 
 # Statuses in which work goes on in the background: the pages refresh themselves meanwhile.
 TRANSITIONAL = ("PENDING", "DEPLOYING", "DELETING")
@@ -23,18 +22,12 @@ _ENV_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*)=(.*)$")
 
 # ---- helpers ------------------------------------------------------------------------------------
 
-def _when(value) -> str:
-    """A moment (aware datetime or ISO-8601 text) as the pages print it, in UTC."""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return value
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc)
-        return value.strftime("%Y-%m-%d %H:%M UTC")
-    return "–"
+def _when(value) -> str | None:
+    """A moment (aware datetime or ISO-8601 text) as the pages print it, in UTC; unreadable text as is."""
+    moment = as_utc(value)
+    if moment is None:
+        return value if isinstance(value, str) else None
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _manifests_yaml(manifests) -> str:

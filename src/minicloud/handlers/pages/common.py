@@ -49,6 +49,19 @@ def in_utc(rows: list[dict], column: str = "at") -> list[dict]:
     return rows
 
 
+def as_utc(value) -> datetime | None:
+    """A moment (datetime, or ISO-8601 text as services pass Swift's and Kubernetes' times) as an aware
+    UTC datetime; a naive one counts as UTC; None when it is neither or cannot be read."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    return None
+
+
 def acting_project(ctx):
     """The project the page acts in: the route's, else the remembered one, else the personal one."""
     if ctx.project is not None or ctx.principal is None:

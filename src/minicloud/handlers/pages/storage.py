@@ -6,13 +6,12 @@ parsed or spooled by werkzeug (the route is marked ``streams_body``).
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from urllib.parse import quote
 
 from werkzeug.sansio.multipart import Epilogue, Field, File
 
 from minicloud.errors import ApiError, BadRequest, ServiceUnavailable
-from minicloud.handlers.pages.common import in_utc, render
+from minicloud.handlers.pages.common import as_utc, in_utc, render
 from minicloud.web.multipart import PartReader, StreamedForm
 
 PAGE_SIZE = 50
@@ -74,18 +73,6 @@ def _crumbs(prefix: str) -> list[tuple[str, str]]:
     return crumbs
 
 
-def _moment(value) -> datetime | None:
-    """An ISO-8601 time (as the service gives Swift's) as an aware UTC datetime; None when unreadable."""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
-    return None
-
-
 def object_url(bucket: str, key: str) -> str:
     return f"/api/v1/buckets/{bucket}/objects/{quote(key, safe='/')}"
 
@@ -108,7 +95,7 @@ def _bucket_page(ctx, bucket, status=200, prefix=None, message=None, shared=None
         unavailable, status = exc.message(ctx.lang), exc.status
     folders = [(p[len(prefix):], p) for p in listing["prefixes"]]
     objects = [dict(o, name=o["key"][len(prefix):], url=object_url(bucket, o["key"]),
-                    last_modified=_moment(o.get("last_modified"))) for o in listing["items"]]
+                    last_modified=as_utc(o.get("last_modified"))) for o in listing["items"]]
     return render(ctx, "storage/bucket.html", status=status, bucket=bucket, info=info, prefix=prefix,
                   crumbs=_crumbs(prefix), folders=folders, objects=objects, next_cursor=listing["next"],
                   cursor=cursor, limit=limit if "limit" in args else None, unavailable=unavailable,
