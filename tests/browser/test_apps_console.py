@@ -13,7 +13,7 @@ import pytest
 from compute_fixtures import run_ready_jobs
 from kube_standin import kube_standin
 from serving import serve_app
-from test_console_flow import PASSWORD, browser, new_page, shot  # noqa: F401 - browser: a fixture
+from test_console_flow import browser, new_page, shot, sign_up_and_log_in  # noqa: F401 - browser: a fixture
 
 from minicloud.jobs.worker import Worker
 from minicloud.services import Services
@@ -51,14 +51,7 @@ def test_deploy_read_the_manifests_scale_and_delete(kube_server, browser, clean_
 
     server, kube = kube_server
     page = new_page(browser, "ko-KR")
-    signed_up = page.request.post(server + "/api/v1/auth/signup", data={
-        "username": "deployer", "password": PASSWORD, "display_name": "App Student"})
-    assert signed_up.status == 201, signed_up.text()
-    page.goto(server + "/login")
-    page.fill("#username", "deployer")
-    page.fill("#password", PASSWORD)
-    page.locator("form.stack button[type=submit]").click()
-    expect(page).to_have_url(server + "/dashboard")
+    sign_up_and_log_in(page, server, "deployer", "App Student")
     expect(page.locator('[data-card="apps"] #card-apps-total')).to_have_text("0")
 
     page.get_by_role("link", name="앱", exact=True).click()

@@ -52,6 +52,20 @@ def new_page(browser, locale: str, javascript: bool = True):
     return page
 
 
+def sign_up_and_log_in(page, server: str, username: str, display_name: str) -> None:
+    """A user made through the API, then logged in through the console's form: the page is on the dashboard."""
+    from playwright.sync_api import expect
+
+    signed_up = page.request.post(server + "/api/v1/auth/signup", data={
+        "username": username, "password": PASSWORD, "display_name": display_name})
+    assert signed_up.status == 201, signed_up.text()
+    page.goto(server + "/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.locator("form.stack button[type=submit]").click()
+    expect(page).to_have_url(server + "/dashboard")
+
+
 def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 

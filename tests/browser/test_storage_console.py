@@ -11,7 +11,7 @@ import os
 import pytest
 from serving import serve_app
 from swift_fixtures import storage_environ
-from test_console_flow import PASSWORD, browser, new_page, shot  # noqa: F401 - browser: a fixture
+from test_console_flow import browser, new_page, shot, sign_up_and_log_in  # noqa: F401 - browser: a fixture
 
 pytestmark = pytest.mark.browser
 
@@ -31,14 +31,7 @@ def test_bucket_upload_with_progress_download_and_share(storage_server, browser,
 
     server = storage_server
     page = new_page(browser, "ko-KR")
-    signed_up = page.request.post(server + "/api/v1/auth/signup", data={
-        "username": "storer", "password": PASSWORD, "display_name": "Storage Student"})
-    assert signed_up.status == 201, signed_up.text()
-    page.goto(server + "/login")
-    page.fill("#username", "storer")
-    page.fill("#password", PASSWORD)
-    page.locator("form.stack button[type=submit]").click()
-    expect(page).to_have_url(server + "/dashboard")
+    sign_up_and_log_in(page, server, "storer", "Storage Student")
     expect(page.locator('[data-card="storage"] #card-storage-buckets')).to_have_text("0")
 
     # the bucket list and its create form: the name rule answers as one types, in Korean
@@ -115,13 +108,7 @@ def test_upload_form_without_javascript(storage_server, browser, clean_db, tmp_p
 
     server = storage_server
     page = new_page(browser, "en-US", javascript=False)
-    assert page.request.post(server + "/api/v1/auth/signup", data={
-        "username": "nojs-storer", "password": PASSWORD, "display_name": "No Script"}).status == 201
-    page.goto(server + "/login")
-    page.fill("#username", "nojs-storer")
-    page.fill("#password", PASSWORD)
-    page.get_by_role("button", name="Log in").last.click()
-    expect(page).to_have_url(server + "/dashboard")
+    sign_up_and_log_in(page, server, "nojs-storer", "No Script")
     page.goto(server + "/storage")
     page.fill("#bucket-name", "plain-form")
     page.get_by_role("button", name="Create").click()
