@@ -177,3 +177,22 @@ def wait_for_console(log: Path, pattern: str, timeout: float, count: int = 1) ->
             return matches[count - 1]
         time.sleep(0.2)
     raise AssertionError(f"{pattern!r} x{count} not on the console within {timeout:.0f} s; console:\n{text[-3000:]}")
+
+
+def remove_pool(conn, name: str) -> None:
+    """Delete the storage pool ``name`` with every volume in it (a missing pool or volume is fine)."""
+    import libvirt
+
+    try:
+        pool = conn.storagePoolLookupByName(name)
+        if pool.isActive():
+            pool.refresh(0)
+            for vol in pool.listAllVolumes(0):
+                try:
+                    vol.delete(0)
+                except libvirt.libvirtError:
+                    pass
+            pool.destroy()
+        pool.undefine()
+    except libvirt.libvirtError:
+        pass

@@ -30,6 +30,7 @@ from minicloud.drivers.compute.base import (
 )
 from minicloud.drivers.compute.libvirt import LibvirtDriver, ensure_isolated_network, isolated_network_possible
 from conftest import free_port
+from libvirt_fixtures import remove_pool
 from waiting import wait_for
 
 pytestmark = pytest.mark.system
@@ -66,14 +67,7 @@ def driver(libvirt_uri, tmp_path_factory):
             pass
     conn = libvirt.open(libvirt_uri)
     try:
-        pool = conn.storagePoolLookupByName(drv.pool_name)
-        for vol in pool.listAllVolumes(0):
-            vol.delete(0)
-        if pool.isActive():
-            pool.destroy()
-        pool.undefine()
-    except libvirt.libvirtError:
-        pass
+        remove_pool(conn, drv.pool_name)
     finally:
         conn.close()
         drv.close()

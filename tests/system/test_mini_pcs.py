@@ -35,6 +35,7 @@ from psycopg.rows import dict_row
 from werkzeug.test import Client
 
 from conftest import User
+from libvirt_fixtures import remove_pool
 from waiting import wait_for
 from minicloud.jobs.reconciler import reconcile
 from minicloud.jobs.worker import JobContext, Worker
@@ -178,19 +179,7 @@ def mini_env(libvirt_uri, tmp_path_factory):
                 continue
             if ours:
                 destroy_domain(conn, dom.name())
-        try:
-            pool = conn.storagePoolLookupByName(env["pool_name"])
-            if pool.isActive():
-                pool.refresh(0)
-                for vol in pool.listAllVolumes(0):
-                    try:
-                        vol.delete(0)
-                    except libvirt.libvirtError:
-                        pass
-                pool.destroy()
-            pool.undefine()
-        except libvirt.libvirtError:
-            pass
+        remove_pool(conn, env["pool_name"])
     finally:
         conn.close()
     shutil.rmtree(base, ignore_errors=True)
