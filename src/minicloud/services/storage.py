@@ -297,23 +297,21 @@ class Storage:
             (limit, "size") if limit <= reserved else (reserved, "quota"))
         stream = CappedBody(body, cap, reason)
         info = None
-        try:
-            with self._operation(project_id, "put_object", name, key):
-                try:
-                    info = self._swift(self.driver.put_object, row["account"], name, key, stream, length,
-                                       guess_content_type(key, content_type))
-                except OverLimit as over:
-                    if over.reason == "quota":
-                        raise self._quota_error(reserved, None) from None
-                    raise PayloadTooLarge("storage.object_too_large", limit=limit) from None
-                except BodyBroken:
-                    raise BadRequest("storage.upload_interrupted", code="upload_interrupted") from None
-                except NotFound:
-                    raise NotFoundError("storage.bucket_not_found", name=name) from None
-                finally:
-                    self._settle(row, upload_id, info)
-        finally:
-            self.db.execute("DELETE FROM storage_uploads WHERE id = %s", (upload_id,))  # whatever happened
+        with self._operation(project_id, "put_object", name, key):
+            try:
+                info = self._swift(self.driver.put_object, row["account"], name, key, stream, length,
+                                   guess_content_type(key, content_type))
+            except OverLimit as over:
+                if over.reason == "quota":
+                    raise self._quota_error(reserved, None) from None
+                raise PayloadTooLarge("storage.object_too_large", limit=limit) from None
+            except BodyBroken:
+                raise BadRequest("storage.upload_interrupted", code="upload_interrupted") from None
+            except NotFound:
+                raise NotFoundError("storage.bucket_not_found", name=name) from None
+            finally:
+                # Ends the reservation whatever happened (if even that fails, the sync pass frees it later).
+                self._settle(row, upload_id, info)
         return _object_dict(info)
 
     def _settle(self, row: dict, upload_id: uuid.UUID, info: ObjectInfo | None) -> None:
