@@ -13,7 +13,7 @@ import uuid
 from typing import Iterable
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.wrappers import Request, Response
 
 from minicloud.config import PROJECT_ROOT, Config
@@ -24,15 +24,18 @@ from minicloud.services import Services
 from minicloud.services.audit import AuditEntry
 from minicloud.web import csrf
 from minicloud.web.context import RequestContext
+from minicloud.web.decoding import check_fields, check_path_params, query_args, request_path
 from minicloud.web.errors import envelope, from_http_exception
 from minicloud.web.jsonio import json_response
 from minicloud.web.router import Route, Router
+from minicloud.web.text import printable
 from minicloud.web.session import LANG_COOKIE, SESSION_COOKIE, remembered_project
 
 log = logging.getLogger("minicloud.app")
 access_log = logging.getLogger("minicloud.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 class App:
@@ -60,7 +63,7 @@ class App:
             response = self._error_response(ctx, exc)
         for args, kwargs in ctx.set_cookies:
             response.set_cookie(*args, **kwargs)
-        response.headers["X-Request-Id"] = request_id
+        self._common_headers(ctx, response)
         if ctx.route is not None and ctx.route.audited:
             self._audit(ctx, response.status_code)
         if access_log.isEnabledFor(logging.INFO):
@@ -71,6 +74,15 @@ class App:
             )
         return response(environ, start_response)
 
+    @staticmethod
+    def _common_headers(ctx: RequestContext, response: Response) -> None:
+        """Every answer: its request id, and no content sniffing. JSON answers (the API's data and
+        errors, some of them secrets shown once) are never stored by a cache."""
+        response.headers["X-Request-Id"] = ctx.request_id
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        if response.mimetype == "application/json":
+            response.headers["Cache-Control"] = "no-store"
+
     def _language(self, request: Request) -> str:
         chosen = request.cookies.get(LANG_COOKIE)
         if chosen in LANGUAGES:
@@ -80,11 +92,17 @@ class App:
     # -- dispatch ------------------------------------------------------------
     def _dispatch(self, ctx: RequestContext) -> Response:
         request = ctx.request
-        route, params = self.router.match(request.method, request.path)
+        path = request_path(request.environ)
+        if request.method == "OPTIONS":
+            return self._options(path)
+        route, params = self.router.match(request.method, path)
         ctx.route = route
+        check_path_params(params)
+        query_args(request.environ)  # 400 before anything else for a query string that is not text
         if route.auth != "public" or self._has_credentials(request):
             self._authenticate(ctx, required=route.auth != "public")
         self._check_csrf(ctx)
+        self._check_form_text(ctx)
         if route.auth == "admin" and not (ctx.principal and ctx.principal.is_admin):
             raise Forbidden("error.admin_only")
         if route.auth == "project":
@@ -92,6 +110,13 @@ class App:
             if not ctx.project.allows(route.required_role):
                 raise Forbidden("error.role_forbids", code="role_forbids", role=ctx.project.role)
         return route.handler(ctx, **params)
+
+    def _options(self, path: str) -> Response:
+        """OPTIONS: 204 with the methods the path's route answers (404 for a path we do not serve)."""
+        allowed = self.router.allowed(path)
+        if not allowed:
+            raise NotFound()
+        return Response(status=204, headers={"Allow": ", ".join(allowed)})
 
     @staticmethod
     def _has_credentials(request: Request) -> bool:
@@ -141,14 +166,24 @@ class App:
             submitted = request.form.get(csrf.FIELD)
         ctx.check_csrf(submitted)
 
+    @staticmethod
+    def _check_form_text(ctx: RequestContext) -> None:
+        """A console form's fields are text minicloud can store (400 naming the field otherwise). The
+        API reads only JSON (checked by its reader); a streamed upload's fields are its handler's."""
+        request, route = ctx.request, ctx.route
+        if route.api or route.streams_body or request.mimetype not in ("application/x-www-form-urlencoded",
+                                                                       "multipart/form-data"):
+            return
+        check_fields(request.form.items(multi=True))
+
     def _acting_project(self, ctx: RequestContext):
         chosen = ctx.request.headers.get("X-Project-Id")
         projects = self.services.projects
-        if chosen:
-            try:
-                return projects.resolve(ctx.principal, uuid.UUID(chosen))
-            except ValueError:
-                raise ApiError("error.bad_project_header", code="bad_project_header") from None
+        if chosen is not None:  # sent, even empty: it must be a project id
+            if not _UUID.match(chosen.strip()):
+                raise ApiError("error.bad_project_header", code="bad_project_header",
+                               details={"field": "X-Project-Id"})
+            return projects.resolve(ctx.principal, uuid.UUID(chosen.strip()))
         remembered = remembered_project(ctx) if ctx.principal.via == "cookie" else None
         return remembered or projects.resolve(ctx.principal, None)
 
@@ -168,13 +203,15 @@ class App:
 
     def _audit(self, ctx: RequestContext, status: int) -> None:
         principal, route = ctx.principal, ctx.route
-        params = route.match(ctx.request.path) or {}
+        path = request_path(ctx.request.environ)
+        params = route.match(path) or {}
         target = ctx.audit_target or (str(list(params.values())[-1]) if params else None)
-        entry = AuditEntry(
-            action=route.endpoint, method=ctx.request.method, path=ctx.request.path, status=status,
-            request_id=ctx.request_id, target=target, address=ctx.request.remote_addr,
+        username = principal.username if principal else ctx.audit_username
+        entry = AuditEntry(  # what the user sent is recorded as text the database can hold
+            action=route.endpoint, method=ctx.request.method, path=printable(path), status=status,
+            request_id=ctx.request_id, target=printable(target) if target else None, address=ctx.request.remote_addr,
             user_id=principal.user_id if principal else ctx.audit_user_id,
-            username=principal.username if principal else ctx.audit_username,
+            username=printable(username) if username else None,
             project_id=ctx.project.id if ctx.project else (ctx.audit_project_id or params.get("project_id")),
         )
         try:

@@ -37,9 +37,12 @@ def test_made_up_key_is_refused(client):
     assert client.get("/api/v1/auth/me", headers={"Authorization": "Bearer mck_made_up"}).status_code == 401
 
 
-def test_logout_with_a_key_leaves_the_key_alone(auth, client):
+def test_logout_with_a_key_says_how_to_revoke_it_and_leaves_the_key_alone(auth, client):
     alice = auth.user()
     key = alice.post("/api/v1/api-keys", json={"name": "k"}).json["key"]
-    headers = {"Authorization": f"Bearer {key}"}
-    assert client.post("/api/v1/auth/logout", headers=headers).status_code == 204
+    headers = {"Authorization": f"Bearer {key}", "Accept-Language": "en"}
+    answer = client.post("/api/v1/auth/logout", headers=headers)
+    assert answer.status_code == 400
+    assert answer.json["error"]["code"] == "api_key_logout"
+    assert "DELETE /api/v1/api-keys/" in answer.json["error"]["message"]
     assert client.get("/api/v1/auth/me", headers=headers).status_code == 200

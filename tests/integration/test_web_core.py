@@ -28,7 +28,7 @@ def test_unknown_api_path_is_a_json_404(client):
 def test_wrong_method_is_405_with_allow(client):
     response = client.put("/api/v1/auth/me")
     assert response.status_code == 405
-    assert response.headers["Allow"] == "GET, HEAD"
+    assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
     assert response.json["error"]["code"] == "method_not_allowed"
 
 

@@ -19,6 +19,8 @@ def router():
         Route("GET", "/things/{thing_id:uuid}", "things.get", handler),
         Route("DELETE", "/things/{thing_id:uuid}", "things.delete", handler),
         Route("GET", "/buckets/{name:name}/objects/{key:path}", "objects.get", handler),
+        Route("PUT", "/buckets/{name:name}/objects/{key:path}", "objects.put", handler),
+        Route("POST", "/buckets/{name:name}/objects/{key:path}/share", "objects.share", handler),
         Route("GET", "/pages/{number:int}", "pages.get", handler),
     ])
 
@@ -60,7 +62,19 @@ def test_unknown_path_is_404(router):
 def test_wrong_method_is_405_with_allow(router):
     with pytest.raises(MethodNotAllowed) as info:
         router.match("PUT", "/things")
-    assert set(info.value.valid_methods) == {"GET", "HEAD", "POST"}
+    assert info.value.valid_methods == ["GET", "HEAD", "OPTIONS", "POST"]
+
+
+def test_allow_names_the_most_specific_pattern(router):
+    """``…/objects/a/share`` is matched by both object patterns; its methods are the share route's."""
+    assert router.allowed("/buckets/b/objects/a/share") == ["OPTIONS", "POST"]
+    assert router.allowed("/buckets/b/objects/a/shared") == ["GET", "HEAD", "OPTIONS", "PUT"]
+    assert router.allowed("/nothing") == []
+    with pytest.raises(MethodNotAllowed) as info:
+        router.match("DELETE", "/buckets/b/objects/a/share")
+    assert info.value.valid_methods == ["OPTIONS", "POST"]
+    # a GET of that path is still the download of the object named "a/share"
+    assert router.match("GET", "/buckets/b/objects/a/share")[0].endpoint == "objects.get"
 
 
 def test_head_is_answered_by_get(router):
@@ -79,7 +93,7 @@ def test_reverse_url(router):
 
 def test_listing_is_the_table_in_order(router):
     assert router.listing()[:2] == [("GET", "/things", "things.list"), ("POST", "/things", "things.create")]
-    assert len(router.listing()) == 6
+    assert len(router.listing()) == 8
 
 
 def test_duplicate_endpoint_and_route_are_refused():

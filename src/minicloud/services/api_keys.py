@@ -6,10 +6,12 @@ import uuid
 
 from minicloud.db.pool import Database
 from minicloud.errors import NotFoundError
+from minicloud.services.pagination import MAX_LIMIT, Keyset
 from minicloud.services.principal import Principal
 from minicloud.services.sessions import API_KEY_PREFIX, hash_api_key
 
 _COLUMNS = "id, name, prefix, created_at, last_used_at, revoked_at"
+_ORDER = Keyset((("created_at", "time", "created_at"), ("id", "uuid", "id")))
 
 
 class ApiKeys:
@@ -26,11 +28,10 @@ class ApiKeys:
         row["key"] = key
         return row
 
-    def list_for(self, principal: Principal) -> list[dict]:
-        return self.db.fetchall(
-            f"SELECT {_COLUMNS} FROM api_keys WHERE user_id = %s AND revoked_at IS NULL ORDER BY created_at",
-            (principal.user_id,),
-        )
+    def list_for(self, principal: Principal, *, limit: int = MAX_LIMIT, cursor: str | None = None) -> dict:
+        """A page of the caller's live keys (without secrets), oldest first."""
+        return _ORDER.fetch(self.db, f"SELECT {_COLUMNS} FROM api_keys",
+                            ["user_id = %(user)s", "revoked_at IS NULL"], {"user": principal.user_id}, limit, cursor)
 
     def revoke(self, principal: Principal, key_id: uuid.UUID) -> None:
         """The key no longer authenticates; NotFound if it is not the caller's live key."""

@@ -45,6 +45,7 @@ from minicloud.jobs import queue
 from minicloud.services import app_names
 from minicloud.services.app_rules import is_int, env_problem, mebibytes, millicores, valid_image
 from minicloud.services.app_status import event_rows, interpret
+from minicloud.services.pagination import MAX_LIMIT, Keyset
 
 log = logging.getLogger("minicloud.services.apps")
 
@@ -54,6 +55,7 @@ CLUSTER_CHECK_SECONDS = 30.0
 CRASH_LOG_LINES = 20
 _COLUMNS = ("id, project_id, name, k8s_name, namespace, host, image, port, replicas, ready_replicas, size, cpu,"
             " memory, env, status, message_key, details, manifests, events, created_at, updated_at, observed_at")
+_ORDER = Keyset((("created_at", "time", "created_at"), ("id", "uuid", "id")), descending=True)
 
 
 class AppQuotaExceeded(Forbidden):
@@ -154,13 +156,15 @@ class Apps:
             out["manifests"] = row["manifests"] or []
         return out
 
-    def list(self, project_id, lang: str = "en") -> dict:
+    def list(self, project_id, lang: str = "en", *, limit: int = MAX_LIMIT, cursor: str | None = None) -> dict:
+        """A page of the project's apps, newest first, beside the summary of all of them."""
         self._require_cluster()
-        rows = self.db.fetchall(f"SELECT {_COLUMNS} FROM apps WHERE project_id = %s ORDER BY created_at DESC, id",
-                                (project_id,))
-        items = [self.view(r, lang) for r in rows]
-        return {"summary": {"total": len(items), "running": sum(1 for a in items if a["status"] == "RUNNING")},
-                "items": items}
+        page = _ORDER.fetch(self.db, f"SELECT {_COLUMNS} FROM apps", ["project_id = %(project)s"],
+                            {"project": project_id}, limit, cursor)
+        counts = self.db.fetchone("SELECT count(*) AS total, count(*) FILTER (WHERE status = 'RUNNING') AS running"
+                                  " FROM apps WHERE project_id = %s", (project_id,))
+        return {"summary": {"total": counts["total"], "running": counts["running"]},
+                "items": [self.view(r, lang) for r in page["items"]], "next": page["next"]}
 
     def summary(self, project_id) -> dict:
         """The dashboard card (raises when no cluster is configured: the card says it cannot load)."""

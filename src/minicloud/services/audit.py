@@ -7,8 +7,12 @@ from datetime import datetime
 
 from minicloud.db.pool import Database
 from minicloud.errors import Forbidden
-from minicloud.services.pagination import decode_cursor, page
+from minicloud.services.pagination import Keyset
 from minicloud.services.principal import Principal, ProjectRef
+
+
+_ORDER = Keyset((("id", "int", "id"),), descending=True)
+_COLUMNS = "id, at, user_id, username, project_id, action, method, path, target, result, status, request_id, address"
 
 
 @dataclass
@@ -54,10 +58,6 @@ class Audit:
         if not all_projects:
             where.append("project_id = %(project)s")
             params["project"] = project.id
-        after = decode_cursor(cursor)
-        if after is not None:
-            where.append("id < %(after)s")
-            params["after"] = int(after)
         for column, value in (("action", action), ("result", result)):
             if value:
                 where.append(f"{column} = %({column})s")
@@ -71,12 +71,7 @@ class Audit:
         if until:
             where.append("at < %(until)s")
             params["until"] = until
-        params["limit"] = limit + 1
-        sql = ("SELECT id, at, user_id, username, project_id, action, method, path, target, result, status,"
-               " request_id, address FROM audit_log"
-               + (" WHERE " + " AND ".join(where) if where else "")
-               + " ORDER BY id DESC LIMIT %(limit)s")
-        return page(self.db.fetchall(sql, params), limit, key=lambda row: row["id"])
+        return _ORDER.fetch(self.db, f"SELECT {_COLUMNS} FROM audit_log", where, params, limit, cursor)
 
     def recent_for_user(self, user_id: uuid.UUID, limit: int = 5) -> list[dict]:
         return self.db.fetchall(

@@ -49,8 +49,8 @@ class Dashboard:
         return cards
 
     def _project(self, principal: Principal, project: ProjectRef) -> dict:
-        members = self.services.projects.members(principal, project.id)
-        return {"name": project.name, "role": project.role, "members": len(members),
+        return {"name": project.name, "role": project.role,
+                "members": self.services.projects.member_count(project.id),
                 "projects": len(principal.projects)}
 
     def _operations(self, principal: Principal, project: ProjectRef) -> dict:

@@ -29,9 +29,18 @@ from minicloud.db.pool import Database
 from minicloud.db.sql import update_row
 from minicloud.drivers.compute.base import ComputeDriver, ComputeError, GpuDevice, HostInfo, HostUnavailable
 from minicloud.errors import Conflict, NotFoundError
+from minicloud.services.pagination import MAX_LIMIT, Keyset
 
 log = logging.getLogger("minicloud.hosts")
 COLUMNS = "id, name, uri, enabled, created_at"
+_ORDER = Keyset((("h.created_at", "time", "created_at"), ("h.id", "uuid", "id")))
+# every host with what its live instances take
+_WITH_USE = ("SELECT * FROM (SELECT h.id, h.name, h.uri, h.enabled, h.created_at,"
+             " count(i.id) AS instances, coalesce(sum(i.vcpus), 0) AS vcpus_used,"
+             " coalesce(sum(i.ram_mib), 0) AS ram_mib_used, coalesce(sum(i.disk_gib), 0) AS disk_gib_used,"
+             " (SELECT count(*) FROM gpu_assignments g WHERE g.host_id = h.id) AS gpus_used"
+             " FROM hosts h LEFT JOIN instances i ON i.host_id = h.id AND i.state <> 'deleted'"
+             " GROUP BY h.id) h")
 DEFAULT_HOST = "local"
 _PLACEMENT_LOCK = "minicloud:placement"
 DriverFactory = Callable[..., ComputeDriver]
@@ -77,16 +86,10 @@ class Hosts:
         if not self._default_ensured:
             self.ensure_default()
 
-    def list(self) -> list[dict]:
-        """Every host with what its live instances take (vCPUs, RAM, disk, GPUs)."""
+    def list(self, *, limit: int = MAX_LIMIT, cursor: str | None = None) -> dict:
+        """A page of the hosts, oldest first, with what their live instances take (vCPUs, RAM, disk, GPUs)."""
         self._ensure()
-        return self.db.fetchall(
-            "SELECT h.id, h.name, h.uri, h.enabled, h.created_at,"
-            " count(i.id) AS instances, coalesce(sum(i.vcpus), 0) AS vcpus_used,"
-            " coalesce(sum(i.ram_mib), 0) AS ram_mib_used, coalesce(sum(i.disk_gib), 0) AS disk_gib_used,"
-            " (SELECT count(*) FROM gpu_assignments g WHERE g.host_id = h.id) AS gpus_used"
-            " FROM hosts h LEFT JOIN instances i ON i.host_id = h.id AND i.state <> 'deleted'"
-            " GROUP BY h.id ORDER BY h.created_at, h.name")
+        return _ORDER.fetch(self.db, _WITH_USE, [], {}, limit, cursor)
 
     def get(self, host_id: uuid.UUID, conn: psycopg.Connection | None = None) -> dict:
         sql, params = f"SELECT {COLUMNS} FROM hosts WHERE id = %s", (host_id,)

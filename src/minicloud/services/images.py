@@ -16,12 +16,14 @@ from minicloud.db.sql import update_row
 from minicloud.drivers.compute.base import ImageSpec
 from minicloud.errors import Conflict, NotFoundError, ValidationFailed
 from minicloud.i18n import translate
+from minicloud.services.pagination import MAX_LIMIT, Keyset
 from minicloud.services.principal import Principal
 
 COLUMNS = ("id, name, disk_path, kernel_path, initrd_path, cmdline, default_user, os, min_disk_gib, enabled,"
            " created_at")
 PATHS = ("disk_path", "kernel_path", "initrd_path")
 EDITABLE = ("disk_path", "kernel_path", "initrd_path", "cmdline", "default_user", "os", "min_disk_gib", "enabled")
+_ORDER = Keyset((("name", "text", "name"), ("id", "uuid", "id")))
 
 
 class Images:
@@ -29,9 +31,10 @@ class Images:
         self.db = db
         self.config = config
 
-    def list(self, principal: Principal) -> list[dict]:
-        where = "" if principal.is_admin else " WHERE enabled"
-        return self.db.fetchall(f"SELECT {COLUMNS} FROM images{where} ORDER BY name")
+    def list(self, principal: Principal, *, limit: int = MAX_LIMIT, cursor: str | None = None) -> dict:
+        """A page of the enabled images by name; administrators also see disabled ones."""
+        return _ORDER.fetch(self.db, f"SELECT {COLUMNS} FROM images", [] if principal.is_admin else ["enabled"],
+                            {}, limit, cursor)
 
     def get(self, image_id: uuid.UUID, conn=None) -> dict | None:
         sql, params = f"SELECT {COLUMNS} FROM images WHERE id = %s", (image_id,)

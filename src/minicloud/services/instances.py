@@ -33,7 +33,7 @@ from minicloud.drivers.compute.base import DOMAIN_PREFIX, ComputeError, GpuDevic
 from minicloud.errors import Conflict, NotFoundError, ServiceUnavailable, ValidationFailed
 from minicloud.i18n import translate
 from minicloud.jobs import queue
-from minicloud.services.pagination import decode_cursor, page
+from minicloud.services.pagination import MAX_LIMIT, Keyset
 from minicloud.services.principal import Principal, ProjectRef
 
 STATES = ("pending", "building", "running", "stopping", "stopped", "starting", "rebooting", "resizing",
@@ -54,6 +54,7 @@ _COLUMNS = ("i.id, i.project_id, i.name, i.hostname, i.template_id, i.image_id, 
             " i.addresses, i.artefacts, i.created_at, i.updated_at,"
             " t.name AS template_name, im.name AS image_name, im.default_user, k.name AS keypair_name,"
             " h.name AS host_name")
+_ORDER = Keyset((("i.created_at", "time", "created_at"), ("i.id", "uuid", "id")), descending=True)
 _FROM = (" FROM instances i JOIN templates t ON t.id = i.template_id JOIN images im ON im.id = i.image_id"
          " LEFT JOIN keypairs k ON k.id = i.keypair_id LEFT JOIN hosts h ON h.id = i.host_id")
 # ANSI/VT100 control sequences a serial console carries (ESC[6n, colours ...) and lone NULs.
@@ -189,25 +190,14 @@ class Instances:
         except ComputeError:
             return ""
 
-    def list(self, project: ProjectRef, lang: str, *, limit: int, cursor: str | None = None,
+    def list(self, project: ProjectRef, lang: str, *, limit: int = MAX_LIMIT, cursor: str | None = None,
              state: str | None = None) -> dict:
         """A page of the project's instances, newest first (``?state=`` filters; deleted ones are not listed)."""
         where, params = ["i.project_id = %(project)s", "i.state <> 'deleted'"], {"project": project.id}
         if state:
             where.append("i.state = %(state)s")
             params["state"] = state
-        after = decode_cursor(cursor)
-        if after is not None:
-            try:
-                params["after_at"], params["after_id"] = after[0], uuid.UUID(str(after[1]))
-            except (TypeError, ValueError, IndexError, KeyError):
-                from minicloud.errors import BadRequest
-                raise BadRequest("error.bad_cursor", code="bad_cursor") from None
-            where.append("(i.created_at, i.id) < (%(after_at)s::timestamptz, %(after_id)s)")
-        params["limit"] = limit + 1
-        rows = self.db.fetchall(f"SELECT {_COLUMNS}{_FROM} WHERE " + " AND ".join(where)
-                                + " ORDER BY i.created_at DESC, i.id DESC LIMIT %(limit)s", params)
-        result = page(rows, limit, key=lambda r: [r["created_at"].isoformat(), str(r["id"])])
+        result = _ORDER.fetch(self.db, f"SELECT {_COLUMNS}{_FROM}", where, params, limit, cursor)
         result["items"] = [self.view(r, lang) for r in result["items"]]
         return result
 

@@ -18,8 +18,10 @@ import psycopg.errors
 from minicloud.db.pool import Database
 from minicloud.errors import Conflict, NotFoundError, ValidationFailed
 from minicloud.i18n import translate
+from minicloud.services.pagination import MAX_LIMIT, Keyset
 
 COLUMNS = "id, project_id, name, public_key, fingerprint, created_at"
+_ORDER = Keyset((("name", "text", "name"), ("id", "uuid", "id")))
 ECDSA_CURVES = {"ecdsa-sha2-nistp256": "nistp256", "ecdsa-sha2-nistp384": "nistp384",
                 "ecdsa-sha2-nistp521": "nistp521"}
 ED25519 = "ssh-ed25519"
@@ -98,9 +100,10 @@ class KeyPairs:
     def __init__(self, db: Database):
         self.db = db
 
-    def list(self, project_id: uuid.UUID) -> list[dict]:
-        return self.db.fetchall(f"SELECT {COLUMNS} FROM keypairs WHERE project_id = %s ORDER BY lower(name)",
-                                (project_id,))
+    def list(self, project_id: uuid.UUID, *, limit: int = MAX_LIMIT, cursor: str | None = None) -> dict:
+        """A page of the project's key pairs (public keys only), by name."""
+        return _ORDER.fetch(self.db, f"SELECT {COLUMNS} FROM keypairs", ["project_id = %(project)s"],
+                            {"project": project_id}, limit, cursor)
 
     def get(self, project_id: uuid.UUID, keypair_id: uuid.UUID, conn=None) -> dict:
         sql, params = f"SELECT {COLUMNS} FROM keypairs WHERE id = %s AND project_id = %s", (keypair_id, project_id)

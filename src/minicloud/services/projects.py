@@ -9,10 +9,15 @@ import psycopg.errors
 from minicloud.config import Config
 from minicloud.db.pool import Database
 from minicloud.errors import Conflict, Forbidden, NotFoundError
+from minicloud.services.pagination import MAX_LIMIT, Keyset
 from minicloud.services.principal import ROLE_RANK, Principal, ProjectRef
 
 ROLES = tuple(ROLE_RANK)
 _COLUMNS = "p.id, p.name, p.description, p.personal, p.owner_id, p.created_at"
+# personal projects first, then oldest first
+_PROJECT_ORDER = Keyset((("(NOT p.personal)", "bool", lambda row: not row["personal"]),
+                         ("p.created_at", "time", "created_at"), ("p.id", "uuid", "id")))
+_MEMBER_ORDER = Keyset((("m.created_at", "time", "created_at"), ("u.id", "uuid", "user_id")))
 
 
 class Projects:
@@ -48,12 +53,11 @@ class Projects:
         except psycopg.errors.UniqueViolation:
             raise Conflict("project.name_taken", code="name_taken", name=name) from None
 
-    def list_for(self, principal: Principal) -> list[dict]:
-        return self.db.fetchall(
-            f"SELECT {_COLUMNS}, m.role FROM projects p JOIN memberships m ON m.project_id = p.id"
-            " WHERE m.user_id = %s ORDER BY p.personal DESC, p.created_at",
-            (principal.user_id,),
-        )
+    def list_for(self, principal: Principal, *, limit: int = MAX_LIMIT, cursor: str | None = None) -> dict:
+        """A page of the projects ``principal`` belongs to, with their role: personal first, then oldest."""
+        return _PROJECT_ORDER.fetch(
+            self.db, f"SELECT {_COLUMNS}, m.role FROM projects p JOIN memberships m ON m.project_id = p.id",
+            ["m.user_id = %(user)s"], {"user": principal.user_id}, limit, cursor)
 
     def resolve(self, principal: Principal, project_id: uuid.UUID | None) -> ProjectRef:
         """The project the request acts in: the chosen one (member, or any for a global admin), else the personal one."""
@@ -77,7 +81,7 @@ class Projects:
         if row is None:
             raise NotFoundError("project.not_found")
         row["role"] = ref.role
-        row["members"] = self.members(principal, project_id)
+        row["members"] = self.members(principal, project_id)["items"]
         return row
 
     def _require_admin(self, principal: Principal, project_id: uuid.UUID) -> ProjectRef:
@@ -86,14 +90,17 @@ class Projects:
             raise Forbidden("error.role_forbids", role=ref.role)
         return ref
 
-    def members(self, principal: Principal, project_id: uuid.UUID) -> list[dict]:
+    def members(self, principal: Principal, project_id: uuid.UUID, *, limit: int = MAX_LIMIT,
+                cursor: str | None = None) -> dict:
+        """A page of the project's members with their roles, in the order they joined."""
         ref = self.resolve(principal, project_id)
-        return self.db.fetchall(
-            "SELECT u.id AS user_id, u.username, u.display_name, m.role, m.created_at"
-            " FROM memberships m JOIN users u ON u.id = m.user_id"
-            " WHERE m.project_id = %s ORDER BY m.created_at",
-            (ref.id,),
-        )
+        return _MEMBER_ORDER.fetch(
+            self.db, "SELECT u.id AS user_id, u.username, u.display_name, m.role, m.created_at"
+                     " FROM memberships m JOIN users u ON u.id = m.user_id",
+            ["m.project_id = %(project)s"], {"project": ref.id}, limit, cursor)
+
+    def member_count(self, project_id: uuid.UUID) -> int:
+        return self.db.fetchone("SELECT count(*) AS n FROM memberships WHERE project_id = %s", (project_id,))["n"]
 
     def add_member(self, principal: Principal, project_id: uuid.UUID, username: str, role: str) -> dict:
         ref = self._require_admin(principal, project_id)

@@ -16,10 +16,10 @@ Rules held here (the driver only talks to Swift):
 CONTRACT (filled in by the storage service; pages and API handlers rely on these signatures):
 
     create_bucket(project_id, name, lang="en") -> dict        # bucket dict, see below
-    list_buckets(project_id) -> list[dict]                    # newest first
+    list_buckets(project_id, limit=500, cursor=None) -> dict  # {"items": [bucket dict], "next"}, newest first
     get_bucket(project_id, name) -> dict                      # NotFoundError when not this project's
     delete_bucket(project_id, name, force=False) -> None      # 409 storage.bucket_not_empty unless force
-    list_objects(project_id, name, prefix="", delimiter=None, cursor=None, limit=100) -> dict
+    list_objects(project_id, name, prefix="", delimiter=None, cursor=None, limit=500) -> dict
         # {"items": [object dict], "prefixes": ["photos/2024/"], "next": cursor str | None}
     put_object(project_id, name, key, body, length, content_type, lang="en") -> dict   # object dict
     head_object(project_id, name, key) -> dict                # object dict; NotFoundError
@@ -57,7 +57,7 @@ from minicloud.drivers.storage.base import (ContainerNotEmpty, NotFound, ObjectD
 from minicloud.errors import (ApiError, BadRequest, Conflict, Forbidden, NotFoundError, PayloadTooLarge, ServiceUnavailable,
                               ValidationFailed)
 from minicloud.i18n import translate
-from minicloud.services.pagination import decode_cursor, encode_cursor
+from minicloud.services.pagination import MAX_LIMIT, Keyset, decode_cursor, encode_cursor
 from minicloud.services.storage_rules import (BodyBroken, CappedBody, OverLimit, guess_content_type, iso_time,
                                               key_problem, valid_bucket_name)
 
@@ -66,6 +66,7 @@ ACTIVITY_KEPT = 50
 CALLS_KEPT = 100          # one force delete may make thousands of calls: keep the first ones
 TEMP_URL_PARAMS = ("temp_url_sig", "temp_url_expires")
 _BUCKET_COLUMNS = "id, project_id, name, account, object_count, bytes_used, created_at"
+_BUCKET_ORDER = Keyset((("created_at", "time", "created_at"), ("id", "uuid", "id")), descending=True)
 
 
 class StorageQuotaExceeded(Forbidden):
@@ -194,10 +195,11 @@ class Storage:
                 self._swift(self.driver.create_container, account, name)
         return _bucket_dict(row)
 
-    def list_buckets(self, project_id: uuid.UUID) -> list[dict]:
-        rows = self.db.fetchall(f"SELECT {_BUCKET_COLUMNS} FROM buckets WHERE project_id = %s"
-                                " ORDER BY created_at DESC, name", (project_id,))
-        return [_bucket_dict(r) for r in rows]
+    def list_buckets(self, project_id: uuid.UUID, *, limit: int = MAX_LIMIT, cursor: str | None = None) -> dict:
+        """A page of the project's buckets, newest first, with their figures from the database."""
+        page = _BUCKET_ORDER.fetch(self.db, f"SELECT {_BUCKET_COLUMNS} FROM buckets", ["project_id = %(project)s"],
+                                   {"project": project_id}, limit, cursor)
+        return {"items": [_bucket_dict(r) for r in page["items"]], "next": page["next"]}
 
     def get_bucket(self, project_id: uuid.UUID, name: str) -> dict:
         """The bucket with its figures refreshed from Swift (exact on one node)."""
@@ -258,12 +260,10 @@ class Storage:
 
     # -- objects ------------------------------------------------------------------
     def list_objects(self, project_id: uuid.UUID, name: str, prefix: str = "", delimiter: str | None = None,
-                     cursor: str | None = None, limit: int = 100) -> dict:
+                     cursor: str | None = None, limit: int = MAX_LIMIT) -> dict:
         row = self._bucket_row(project_id, name)
-        marker = decode_cursor(cursor) or ""
-        if not isinstance(marker, str):
-            marker = ""
-        limit = max(1, min(int(limit), MAX_LIST_LIMIT))
+        marker = (decode_cursor(cursor, ("text",)) or ("",))[0]
+        limit = max(1, min(int(limit), MAX_LIMIT))
         with self._operation(project_id, "list_objects", name):
             try:
                 listing = self._swift(self.driver.list_objects, row["account"], name, prefix=prefix or "",
@@ -272,7 +272,7 @@ class Storage:
                 raise NotFoundError("storage.bucket_not_found", name=name) from None
         items = [{"key": e.key, "size": e.size, "etag": e.etag, "content_type": e.content_type,
                   "last_modified": iso_time(e.last_modified)} for e in listing.objects]
-        nxt = encode_cursor(listing.next_marker) if listing.next_marker else None
+        nxt = encode_cursor([listing.next_marker]) if listing.next_marker else None
         return {"items": items, "prefixes": list(listing.prefixes), "next": nxt}
 
     def _check_key(self, key: str, lang: str = "en") -> None:

@@ -11,9 +11,13 @@ from minicloud.config import Config
 from minicloud.db.pool import Database
 from minicloud.db.sql import update_row
 from minicloud.errors import Conflict, NotFoundError
+from minicloud.services.pagination import MAX_LIMIT, Keyset
 from minicloud.services.principal import Principal
 
 COLUMNS = "id, name, vcpus, ram_mib, disk_gib, gpus, enabled, description, created_at"
+# smallest first
+_ORDER = Keyset(tuple((column, kind, column) for column, kind in (
+    ("gpus", "int"), ("vcpus", "int"), ("ram_mib", "int"), ("disk_gib", "int"), ("name", "text"), ("id", "uuid"))))
 EDITABLE = ("name", "vcpus", "ram_mib", "disk_gib", "gpus", "enabled", "description")
 
 
@@ -22,10 +26,10 @@ class Templates:
         self.db = db
         self.config = config
 
-    def list(self, principal: Principal) -> list[dict]:
-        """Enabled templates, smallest first; administrators also see disabled ones."""
-        where = "" if principal.is_admin else " WHERE enabled"
-        return self.db.fetchall(f"SELECT {COLUMNS} FROM templates{where} ORDER BY gpus, vcpus, ram_mib, disk_gib, name")
+    def list(self, principal: Principal, *, limit: int = MAX_LIMIT, cursor: str | None = None) -> dict:
+        """A page of the enabled templates, smallest first; administrators also see disabled ones."""
+        return _ORDER.fetch(self.db, f"SELECT {COLUMNS} FROM templates", [] if principal.is_admin else ["enabled"],
+                            {}, limit, cursor)
 
     def get(self, template_id: uuid.UUID, conn=None) -> dict | None:
         sql, params = f"SELECT {COLUMNS} FROM templates WHERE id = %s", (template_id,)

@@ -1,15 +1,16 @@
 """RequestContext: everything a handler needs about one request, and how it answers."""
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request, Response
 
-from minicloud.errors import BadRequest, Forbidden, PayloadTooLarge, UnsupportedMediaType
+from minicloud.errors import BadRequest, Forbidden, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from minicloud.i18n import translate
 from minicloud.services.principal import Principal, ProjectRef
 from minicloud.web import csrf
+from minicloud.web import jsonio
+from minicloud.web.decoding import query_args
 from minicloud.web.jsonio import json_response
 from minicloud.web.router import Route
 from minicloud.web.validation import coerce_query, validate
@@ -43,7 +44,8 @@ class RequestContext:
 
     # -- input -------------------------------------------------------------
     def json(self) -> Any:
-        """The parsed JSON body: 415 unless JSON, 413 above the size limit, 400 when malformed."""
+        """The parsed JSON body: 415 unless JSON, 413 above the size limit, 400 when malformed,
+        422 naming the field that holds what nothing accepts (see ``jsonio.read``)."""
         request = self.request
         if request.mimetype != "application/json":
             raise UnsupportedMediaType("error.unsupported_media_type")
@@ -54,16 +56,20 @@ class RequestContext:
         if len(raw) > limit:
             raise PayloadTooLarge("error.payload_too_large", limit=limit)
         try:
-            return json.loads(raw.decode("utf-8")) if raw else None
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BadRequest("error.malformed_json", code="malformed_json", reason=str(exc)) from None
+            return jsonio.read(raw)
+        except jsonio.Unreadable as exc:
+            raise BadRequest("error.malformed_json", code="malformed_json", reason=exc.reason,
+                             details={"field": exc.field}) from None
+        except jsonio.BadValue as exc:
+            raise ValidationFailed({exc.field: self.t(exc.key)}) from None
 
     def body(self) -> dict:
         """The JSON body checked against the route's schema (422 naming the bad fields)."""
         return validate(self.json(), self.route.body or {}, self.t)
 
     def query(self) -> dict:
-        return coerce_query(self.request.args, self.route.query or {}, self.t)
+        """The query string checked against the route's schema (400 for bytes that are not UTF-8)."""
+        return coerce_query(query_args(self.request.environ), self.route.query or {}, self.t)
 
     def form(self) -> dict:
         return {k: v for k, v in self.request.form.items() if k != csrf.FIELD}

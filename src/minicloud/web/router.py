@@ -11,7 +11,11 @@ Paths are written like ``/api/v1/projects/{project_id:uuid}`` or
 
 A request for a path that exists with another method is a 405 carrying the
 ``Allow`` header; HEAD is answered by a HEAD route when the table has one for
-the path, else by its GET route; unknown paths are 404.
+the path, else by its GET route; OPTIONS is answered (by the app) with the
+``Allow`` header alone; unknown paths are 404. Where two patterns match one path
+(``…/objects/{key:path}`` and ``…/objects/{key:path}/share`` both match
+``…/objects/a/share``), ``Allow`` names the methods of the more specific pattern:
+the one with more literal text.
 """
 from __future__ import annotations
 
@@ -100,6 +104,11 @@ class Route:
         return self.mutating if self.audit is None else self.audit
 
     @property
+    def specificity(self) -> int:
+        """How much of the pattern is literal text: the more, the more specific."""
+        return len(_PARAM.sub("", self.pattern))
+
+    @property
     def params(self) -> dict[str, str]:
         """Parameter name -> converter name, in path order."""
         return {m.group("name"): m.group("type") or "str" for m in _PARAM.finditer(self.pattern)}
@@ -131,7 +140,6 @@ class Router:
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, Any]]:
         """The route and converted parameters; raises NotFound or MethodNotAllowed."""
-        allowed: set[str] = set()
         fallback = None
         for route in self.routes:
             params = route.match(path)
@@ -141,14 +149,24 @@ class Router:
                 return route, params
             if method == "HEAD" and route.method == "GET" and fallback is None:
                 fallback = route, params
-            allowed.add(route.method)
         if fallback is not None:
             return fallback
+        allowed = self.allowed(path)
         if allowed:
-            if "GET" in allowed:
-                allowed.add("HEAD")
-            raise MethodNotAllowed(valid_methods=sorted(allowed))
+            raise MethodNotAllowed(valid_methods=allowed)
         raise NotFound()
+
+    def allowed(self, path: str) -> list[str]:
+        """The methods the most specific pattern matching ``path`` answers (with HEAD for GET, and
+        OPTIONS); [] when no route matches."""
+        matching = [route for route in self.routes if route.match(path) is not None]
+        if not matching:
+            return []
+        best = max(route.specificity for route in matching)
+        methods = {route.method for route in matching if route.specificity == best} | {"OPTIONS"}
+        if "GET" in methods:
+            methods.add("HEAD")
+        return sorted(methods)
 
     def url_for(self, endpoint: str, /, **params: Any) -> str:
         """Build the path of ``endpoint``; extra keyword arguments become the query string."""

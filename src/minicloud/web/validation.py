@@ -3,7 +3,8 @@
 The same schema dicts feed the OpenAPI document, so what the docs promise is
 what the server checks. Supported: type (string, integer, boolean, object,
 array), required, minLength, maxLength, pattern, format (date, date-time, email, uuid),
-enum, minimum, maximum, additionalProperties: false.
+enum, minimum, maximum, additionalProperties: false. Every string must be storable text (no NUL,
+no lone surrogate) and every integer must fit in 64 bits (``minicloud.web.text``), whatever the schema says.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from minicloud.errors import ValidationFailed
+from minicloud.web.text import integer_problem, text_problem
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TYPES = {"string": str, "integer": int, "boolean": bool, "object": dict, "array": list}
@@ -28,6 +30,8 @@ def _check(value: Any, spec: dict) -> tuple[str, dict] | None:
     if "enum" in spec and value not in spec["enum"]:
         return "validation.enum", {"choices": ", ".join(map(str, spec["enum"]))}
     if isinstance(value, str):
+        if text_problem(value):
+            return text_problem(value), {}
         if len(value) < spec.get("minLength", 0):
             return "validation.min_length", {"min": spec["minLength"]}
         if "maxLength" in spec and len(value) > spec["maxLength"]:
@@ -47,6 +51,8 @@ def _check(value: Any, spec: dict) -> tuple[str, dict] | None:
         if fmt == "email" and not _EMAIL.match(value):
             return "validation.format_email", {}
     if isinstance(value, int) and not isinstance(value, bool):
+        if integer_problem(value):
+            return integer_problem(value), {}
         if "minimum" in spec and value < spec["minimum"]:
             return "validation.minimum", {"min": spec["minimum"]}
         if "maximum" in spec and value > spec["maximum"]:
@@ -88,8 +94,13 @@ def validate(data: Any, schema: dict, translate_fn) -> dict:
     return out
 
 
+_QUERY_INTEGER = re.compile(r"^-?[0-9]{1,20}$")
+_QUERY_BOOLEANS = {"1": True, "true": True, "yes": True, "on": True,
+                   "0": False, "false": False, "no": False, "off": False}
+
+
 def coerce_query(args, schema: dict, translate_fn) -> dict:
-    """Validate query-string arguments: integers and booleans are converted first."""
+    """Validate query-string arguments: integers (plain digits) and booleans are converted first."""
     data: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for name, spec in schema.get("properties", {}).items():
@@ -97,12 +108,15 @@ def coerce_query(args, schema: dict, translate_fn) -> dict:
             continue
         raw = args.get(name)
         if spec.get("type") == "integer":
-            try:
+            if _QUERY_INTEGER.match(raw):
                 data[name] = int(raw)
-            except ValueError:
+            else:
                 errors[name] = translate_fn("validation.type", type="integer")
         elif spec.get("type") == "boolean":
-            data[name] = raw.lower() in ("1", "true", "yes", "on")
+            if raw.lower() in _QUERY_BOOLEANS:
+                data[name] = _QUERY_BOOLEANS[raw.lower()]
+            else:
+                errors[name] = translate_fn("validation.type", type="boolean")
         else:
             data[name] = raw
     if errors:

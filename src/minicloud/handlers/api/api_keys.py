@@ -1,6 +1,10 @@
 """/api/v1/api-keys: keys for scripts and the CLI, shown once."""
 from __future__ import annotations
 
+from minicloud.web.listing import list_query, page_args
+
+LIST_QUERY = list_query()
+
 CREATE_BODY = {
     "type": "object",
     "required": ["name"],
@@ -10,7 +14,7 @@ CREATE_BODY = {
 
 
 def list_keys(ctx):
-    return ctx.respond({"items": ctx.services.api_keys.list_for(ctx.principal), "next": None})
+    return ctx.respond(ctx.services.api_keys.list_for(ctx.principal, **page_args(ctx)))
 
 
 def create(ctx):

@@ -7,6 +7,9 @@ Deploy, redeploy, scale and delete answer 202 with the app as it now is; a job d
 from __future__ import annotations
 
 from minicloud.errors import ValidationFailed
+from minicloud.web.listing import list_query, page_args
+
+LIST_QUERY = list_query()
 
 _ENV = {"type": "object", "maxProperties": 100, "description": "Environment variables; names are C identifiers",
         "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}, "additionalProperties": {"type": "string"}}
@@ -51,7 +54,7 @@ def _accepted(ctx, app):
 
 
 def list_apps(ctx):
-    return ctx.respond(ctx.services.apps.list(ctx.project.id, lang=ctx.lang))
+    return ctx.respond(ctx.services.apps.list(ctx.project.id, lang=ctx.lang, **page_args(ctx)))
 
 
 def create(ctx):

@@ -3,21 +3,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from minicloud.services.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from minicloud.web.listing import list_query
 
-QUERY = {
-    "type": "object",
-    "properties": {
-        "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
-        "cursor": {"type": "string"},
-        "action": {"type": "string", "maxLength": 100},
-        "username": {"type": "string", "maxLength": 64},
-        "result": {"type": "string", "enum": ["success", "failure"]},
-        "since": {"type": "string", "format": "date-time"},
-        "until": {"type": "string", "format": "date-time"},
-        "all_projects": {"type": "boolean", "default": False},
-    },
-}
+QUERY = list_query(
+    action={"type": "string", "maxLength": 100},
+    username={"type": "string", "maxLength": 64},
+    result={"type": "string", "enum": ["success", "failure"]},
+    since={"type": "string", "format": "date-time"},
+    until={"type": "string", "format": "date-time"},
+    all_projects={"type": "boolean", "default": False},
+)
 
 
 def _time(value):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from minicloud.errors import BadRequest
 from minicloud.web.session import clear_session_cookie, set_session_cookie
 
 SIGNUP_BODY = {
@@ -58,6 +59,10 @@ def login(ctx):
 
 
 def logout(ctx):
+    """Revoke the access token in use. An API key is not a session: it answers 400 ``api_key_logout``
+    and stays valid (revoke it with DELETE /api/v1/api-keys/{id})."""
+    if ctx.principal.via == "api_key":
+        raise BadRequest("error.api_key_logout", code="api_key_logout")
     ctx.services.sessions.revoke(ctx.principal)
     clear_session_cookie(ctx)
     return ctx.respond(None, 204)

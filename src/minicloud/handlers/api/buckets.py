@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 from minicloud.errors import ValidationFailed
+from minicloud.web.listing import list_query, page_args
 from minicloud.web.validation import validate
+
+LIST_QUERY = list_query()
 
 CREATE_BODY = {
     "type": "object",
@@ -34,7 +37,7 @@ def _create_body(ctx) -> dict:
 
 
 def list_buckets(ctx):
-    return ctx.respond({"items": ctx.services.storage.list_buckets(ctx.project.id), "next": None})
+    return ctx.respond(ctx.services.storage.list_buckets(ctx.project.id, **page_args(ctx)))
 
 
 def create(ctx):

@@ -1,6 +1,10 @@
 """/api/v1/hosts: the hypervisor hosts mini PCs are placed on (administrators)."""
 from __future__ import annotations
 
+from minicloud.web.listing import list_query, page_args
+
+LIST_QUERY = list_query()
+
 _URI = {"type": "string", "minLength": 1, "maxLength": 500, "pattern": r"[a-z][a-z0-9+]*://.*"}
 _NAME = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"[A-Za-z0-9][A-Za-z0-9._-]*"}
 CREATE_BODY = {
@@ -15,7 +19,7 @@ UPDATE_BODY = {"type": "object", "additionalProperties": False,
 
 
 def list_hosts(ctx):
-    return ctx.respond({"items": ctx.services.hosts.list(), "next": None})
+    return ctx.respond(ctx.services.hosts.list(**page_args(ctx)))
 
 
 def create(ctx):

@@ -1,6 +1,10 @@
 """/api/v1/images: base disks to boot mini PCs from (everyone reads; administrators register and change them)."""
 from __future__ import annotations
 
+from minicloud.web.listing import list_query, page_args
+
+LIST_QUERY = list_query()
+
 _PATH = {"type": "string", "minLength": 1, "maxLength": 4096}
 _FIELDS = {
     "disk_path": {**_PATH, "description": "A qcow2 file on the server"},
@@ -23,7 +27,7 @@ UPDATE_BODY = {"type": "object", "additionalProperties": False, "properties": _F
 
 
 def list_images(ctx):
-    return ctx.respond({"items": ctx.services.images.list(ctx.principal), "next": None})
+    return ctx.respond(ctx.services.images.list(ctx.principal, **page_args(ctx)))
 
 
 def create(ctx):

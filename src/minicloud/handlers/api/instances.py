@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from minicloud.errors import ValidationFailed
 from minicloud.services.instances import STATES
-from minicloud.services.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from minicloud.web.listing import list_query
 from minicloud.web.validation import validate
 
 _NAME = {"type": "string", "minLength": 1, "maxLength": 63, "pattern": r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?",
@@ -30,14 +30,7 @@ CREATE_BODY = {
 RENAME_BODY = {"type": "object", "required": ["name"], "additionalProperties": False, "properties": {"name": _NAME}}
 RESIZE_BODY = {"type": "object", "required": ["template_id"], "additionalProperties": False,
                "properties": {"template_id": {"type": "string", "format": "uuid"}}}
-LIST_QUERY = {
-    "type": "object",
-    "properties": {
-        "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
-        "cursor": {"type": "string"},
-        "state": {"type": "string", "enum": [s for s in STATES if s != "deleted"]},
-    },
-}
+LIST_QUERY = list_query(state={"type": "string", "enum": [s for s in STATES if s != "deleted"]})
 
 
 def _named_body(ctx) -> dict:

@@ -1,6 +1,10 @@
 """/api/v1/keypairs: SSH public keys of the acting project (imported, or generated with the private key shown once)."""
 from __future__ import annotations
 
+from minicloud.web.listing import list_query, page_args
+
+LIST_QUERY = list_query()
+
 CREATE_BODY = {
     "type": "object",
     "required": ["name"],
@@ -14,7 +18,7 @@ CREATE_BODY = {
 
 
 def list_keypairs(ctx):
-    return ctx.respond({"items": ctx.services.keypairs.list(ctx.project.id), "next": None})
+    return ctx.respond(ctx.services.keypairs.list(ctx.project.id, **page_args(ctx)))
 
 
 def create(ctx):

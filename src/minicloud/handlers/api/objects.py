@@ -14,14 +14,13 @@ from werkzeug.http import http_date
 from werkzeug.wrappers import Response
 
 from minicloud.errors import ApiError
+from minicloud.web.listing import list_query
 
-LIST_QUERY = {"type": "object", "properties": {
-    "prefix": {"type": "string", "description": "Only keys starting with this"},
-    "delimiter": {"type": "string", "maxLength": 1,
-                  "description": "Usually /: keys below the next delimiter are folded into prefixes (folders)"},
-    "cursor": {"type": "string", "description": "The next value of the previous page"},
-    "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
-}}
+LIST_QUERY = list_query(
+    prefix={"type": "string", "maxLength": 1024, "description": "Only keys starting with this"},
+    delimiter={"type": "string", "maxLength": 1,
+               "description": "Usually /: keys below the next delimiter are folded into prefixes (folders)"},
+)
 GET_QUERY = {"type": "object", "properties": {
     "download": {"type": "string", "enum": ["0", "1", "true", "false"],
                  "description": "1: answer with Content-Disposition: attachment"}}}

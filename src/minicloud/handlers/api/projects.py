@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from minicloud.services.projects import ROLES
+from minicloud.web.listing import list_query, page_args
 
 CREATE_BODY = {
     "type": "object",
@@ -18,6 +19,7 @@ MEMBER_BODY = {
     "additionalProperties": False,
     "properties": {"username": {"type": "string", "maxLength": 64}, "role": {"type": "string", "enum": list(ROLES)}},
 }
+LIST_QUERY = list_query()
 ROLE_BODY = {
     "type": "object",
     "required": ["role"],
@@ -27,7 +29,7 @@ ROLE_BODY = {
 
 
 def list_projects(ctx):
-    return ctx.respond({"items": ctx.services.projects.list_for(ctx.principal), "next": None})
+    return ctx.respond(ctx.services.projects.list_for(ctx.principal, **page_args(ctx)))
 
 
 def create(ctx):
@@ -48,7 +50,7 @@ def delete(ctx, project_id):
 
 
 def list_members(ctx, project_id):
-    return ctx.respond({"items": ctx.services.projects.members(ctx.principal, project_id), "next": None})
+    return ctx.respond(ctx.services.projects.members(ctx.principal, project_id, **page_args(ctx)))
 
 
 def add_member(ctx, project_id):

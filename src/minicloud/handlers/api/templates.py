@@ -1,6 +1,10 @@
 """/api/v1/templates: the mini PC specs (everyone reads; administrators create, change and disable)."""
 from __future__ import annotations
 
+from minicloud.web.listing import list_query, page_args
+
+LIST_QUERY = list_query()
+
 _SPEC = {
     "name": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"[A-Za-z0-9][A-Za-z0-9._-]*"},
     "vcpus": {"type": "integer", "minimum": 1, "maximum": 256},
@@ -21,7 +25,7 @@ UPDATE_BODY = {"type": "object", "additionalProperties": False, "properties": _S
 
 
 def list_templates(ctx):
-    return ctx.respond({"items": ctx.services.templates.list(ctx.principal), "next": None})
+    return ctx.respond(ctx.services.templates.list(ctx.principal, **page_args(ctx)))
 
 
 def create(ctx):

@@ -35,12 +35,13 @@ def index(ctx):
 
 def _form(ctx, status=200, values=None, errors=None, message=None):
     room = _room(ctx)
-    templates = [dict(t, fits=_fits(t, room)) for t in ctx.services.templates.list(ctx.principal) if t["enabled"]]
+    templates = [dict(t, fits=_fits(t, room))
+                 for t in ctx.services.templates.list(ctx.principal)["items"] if t["enabled"]]
     return render(ctx, "instances/new.html", status=status, values=values or {}, errors=errors or {},
                   message=message, templates=templates, room=room,
                   quotas=ctx.services.quotas.show(ctx.project.id),
-                  images=[i for i in ctx.services.images.list(ctx.principal) if i["enabled"]],
-                  keypairs=ctx.services.keypairs.list(ctx.project.id))
+                  images=[i for i in ctx.services.images.list(ctx.principal)["items"] if i["enabled"]],
+                  keypairs=ctx.services.keypairs.list(ctx.project.id)["items"])
 
 
 def new(ctx):
@@ -67,7 +68,7 @@ def create(ctx):
 
 def detail(ctx, instance_id):
     instance = ctx.services.instances.get(ctx.project, instance_id, ctx.lang)
-    templates = [t for t in ctx.services.templates.list(ctx.principal) if t["enabled"]]
+    templates = [t for t in ctx.services.templates.list(ctx.principal)["items"] if t["enabled"]]
     return render(ctx, "instances/detail.html", instance=instance, templates=templates,
                   busy=instance["state"] in TRANSITIONAL,
                   console=ctx.services.instances.console_log(ctx.project, instance_id))

@@ -32,7 +32,7 @@ def _list_page(ctx, status=200, name="", error=None, message=None):
     storage, project_id = ctx.services.storage, ctx.project.id
     buckets, unavailable = [], None
     try:
-        buckets = in_utc(storage.list_buckets(project_id), "created_at")
+        buckets = in_utc(storage.list_buckets(project_id)["items"], "created_at")
     except ServiceUnavailable as exc:
         unavailable, status = exc.message(ctx.lang), exc.status
     return render(ctx, "storage/list.html", status=status, buckets=buckets, usage=_usage(ctx), name=name,
