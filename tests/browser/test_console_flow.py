@@ -129,8 +129,11 @@ def test_sign_up_log_in_dashboard_language_log_out(server, browser, clean_db):
     expect(page.locator("h1")).to_have_text("Audit")
     expect(page.locator("main table")).to_contain_text("pages.signup")  # the sign-up, recorded in the personal project
 
-    # a second project (through the API, as a script in the page would): the header offers a switcher
-    csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "mc_csrf")
+    # a second project (through the API, as a script in the page would, with the token the page holds;
+    # no script can read it from the cookie): the header offers a switcher
+    assert "mc_csrf" not in page.evaluate("document.cookie")
+    csrf = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    assert csrf == next(c["value"] for c in page.context.cookies() if c["name"] == "mc_csrf")
     created = page.request.post(server + "/api/v1/projects", data={"name": "team-lab"},
                                 headers={"X-CSRF-Token": csrf})
     assert created.status == 201, created.text()

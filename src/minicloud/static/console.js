@@ -80,10 +80,11 @@
   if (!form || !input) { return; }
   form.addEventListener("submit", function (event) {
     event.preventDefault();
-    var token = (document.cookie.match(/(?:^|; )mc_csrf=([^;]*)/) || [])[1] || "";
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    var token = meta ? meta.getAttribute("content") : "";
     fetch(url, {
       method: "POST", credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "X-CSRF-Token": decodeURIComponent(token)},
+      headers: {"Content-Type": "application/json", "X-CSRF-Token": token},
       body: JSON.stringify({input: input.value + "\r"})
     }).then(function (response) {
       if (!response.ok) { throw new Error("HTTP " + response.status); }

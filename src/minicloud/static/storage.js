@@ -35,9 +35,9 @@
     });
   }
 
-  function csrfToken() {
-    var match = document.cookie.match(/(?:^|; )mc_csrf=([^;]*)/);
-    return match ? decodeURIComponent(match[1]) : "";
+  function csrfToken() {  // the page's own token; the cookie is HttpOnly
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
   }
 
   function fill(template, values) {

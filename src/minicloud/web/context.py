@@ -101,7 +101,7 @@ class RequestContext:
                 self._csrf = current
             else:
                 self._csrf = csrf.new_token(secret)
-                self.set_cookie(csrf.COOKIE, self._csrf, httponly=False, samesite="Lax",
+                self.set_cookie(csrf.COOKIE, self._csrf, httponly=True, samesite="Lax",
                                 secure=bool(self.config.get("server.secure_cookies")), path="/")
         return self._csrf
 

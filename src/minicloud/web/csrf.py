@@ -3,6 +3,10 @@
 The ``mc_csrf`` cookie holds ``nonce.signature``; every form carries the same
 value in ``csrf_token`` (or a script sends it as ``X-CSRF-Token``). A request
 whose token is missing, unsigned or different from the cookie is refused (403).
+
+The cookie is HttpOnly: no script reads it. A page gives its own scripts the token in
+``<meta name="csrf-token">`` (see templates/base.html), so only a page the console itself
+rendered, on its own origin, holds it.
 """
 from __future__ import annotations
 

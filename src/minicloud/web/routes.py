@@ -145,7 +145,7 @@ ROUTES: list[Route] = [
       query=objects.GET_QUERY, status=(200, 206, 304),
       summary="Download an object (streamed; Range, If-None-Match, download=1)", tags=("buckets",)),
     R("HEAD", "/api/v1/buckets/{bucket:name}/objects/{key:path}", "objects.head", objects.head,
-      summary="An object's size, type and ETag", tags=("buckets",)),
+      query=objects.GET_QUERY, summary="An object's size, type and ETag", tags=("buckets",)),
     R("DELETE", "/api/v1/buckets/{bucket:name}/objects/{key:path}", "objects.delete", objects.delete,
       summary="Delete an object", tags=("buckets",)),
     R("POST", "/api/v1/buckets/{bucket:name}/objects/{key:path}/share", "objects.share", objects.share,

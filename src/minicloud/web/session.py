@@ -11,7 +11,7 @@ LANG_COOKIE = "mc_lang"
 
 
 def set_session_cookie(ctx, token: str, ttl: int) -> None:
-    """The session cookie, and a CSRF cookie beside it for the console's scripts and forms."""
+    """The session cookie, and the (HttpOnly) CSRF cookie beside it for the console's forms."""
     ctx.csrf_token  # noqa: B018 - issues the CSRF cookie when the browser has none
     ctx.set_cookie(SESSION_COOKIE, token, max_age=ttl, httponly=True, samesite="Lax",
                    secure=bool(ctx.config.get("server.secure_cookies")), path="/")

@@ -6,15 +6,14 @@ a Content-Disposition); HEAD asks Swift for the metadata only.
 """
 from __future__ import annotations
 
-import re
 from datetime import datetime
-from urllib.parse import quote
 
 from werkzeug.http import http_date
 from werkzeug.wrappers import Response
 
 from minicloud.errors import ApiError
 from minicloud.web.listing import list_query
+from minicloud.web.stored_content import first_chunk, object_headers, served_type, share_url
 
 LIST_QUERY = list_query(
     prefix={"type": "string", "maxLength": 1024, "description": "Only keys starting with this"},
@@ -27,36 +26,31 @@ GET_QUERY = {"type": "object", "properties": {
 SHARE_BODY = {"type": "object", "additionalProperties": False, "properties": {
     "expires_in": {"type": "integer", "minimum": 1, "default": 3600,
                    "description": "Seconds the link works (at most storage.share_max_seconds)"}}}
-_PASSED_HEADERS = ("Content-Type", "Content-Length", "ETag", "Last-Modified", "Accept-Ranges", "Content-Range")
-_UNSAFE_FILENAME = re.compile(r'[^\x20-\x7e]|["\\]')
+_PASSED_HEADERS = ("Content-Length", "ETag", "Last-Modified", "Accept-Ranges", "Content-Range")
 
 
 def _quoted_etag(etag: str) -> str:
     return '"' + etag.strip('"') + '"'
 
 
-def content_disposition(key: str) -> str:
-    """``attachment`` with an ASCII fallback name and the UTF-8 name as RFC 5987 ``filename*`` (RFC 6266)."""
-    name = key.rstrip("/").rsplit("/", 1)[-1] or "download"
-    fallback = _UNSAFE_FILENAME.sub("_", name)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
-
-
-def stream_response(download, filename_key: str | None = None) -> Response:
-    """A response streaming a driver's ObjectDownload; the Swift connection closes with the response."""
+def stream_response(download, key: str, wanted_as_file: bool) -> Response:
+    """A response streaming a driver's ObjectDownload, with the headers of stored content
+    (``web/stored_content.py``); the Swift connection closes with the response."""
     given = {k.lower(): v for k, v in download.headers.items()}
     headers = {name: given[name.lower()] for name in _PASSED_HEADERS if name.lower() in given}
     if "ETag" in headers:
         headers["ETag"] = _quoted_etag(headers["ETag"])
     headers["Cache-Control"] = "private"
-    if filename_key is not None:
-        headers["Content-Disposition"] = content_disposition(filename_key)
+    body, sample = download.body, None
+    if download.status == 200:
+        sample, body = first_chunk(body)
+    content_type = served_type(given.get("content-type"), sample)
+    headers.update(object_headers(content_type, key, wanted_as_file))
     if download.status == 304:
         download.close()
         headers.pop("Content-Length", None)
         return Response(status=304, headers=headers)
-    content_type = headers.pop("Content-Type", "application/octet-stream")
-    response = Response(download.body, status=download.status, headers=headers, content_type=content_type,
+    response = Response(body, status=download.status, headers=headers, content_type=content_type,
                         direct_passthrough=True)
     response.call_on_close(download.close)
     return response
@@ -100,16 +94,17 @@ def get(ctx, bucket, key):
     request = ctx.request
     download = ctx.services.storage.open_object(ctx.project.id, bucket, key, request.headers.get("Range"),
                                                 request.headers.get("If-None-Match"))
-    return stream_response(download, key if download_wanted else None)
+    return stream_response(download, key, download_wanted)
 
 
 def head(ctx, bucket, key):
     obj = ctx.services.storage.head_object(ctx.project.id, bucket, key)
+    content_type = served_type(obj["content_type"])
     headers = {"Content-Length": str(obj["size"]), "ETag": _quoted_etag(obj["etag"]), "Accept-Ranges": "bytes",
-               "Cache-Control": "private"}
+               "Cache-Control": "private", **object_headers(content_type, key, ctx.query().get("download") in ("1", "true"))}
     if obj["last_modified"]:
         headers["Last-Modified"] = http_date(datetime.fromisoformat(obj["last_modified"].replace("Z", "+00:00")))
-    return Response(status=200, headers=headers, content_type=obj["content_type"])
+    return Response(status=200, headers=headers, content_type=content_type)
 
 
 def delete(ctx, bucket, key):
@@ -122,5 +117,5 @@ def share(ctx, bucket, key):
     _target(ctx, bucket, key)
     body = ctx.body() if ctx.request.content_length else {}
     link = ctx.services.storage.share(ctx.project.id, bucket, key, body.get("expires_in", 3600), ctx.lang)
-    url = ctx.request.host_url.rstrip("/") + link["path"]
+    url = share_url(ctx, link["path"])
     return ctx.respond({"url": url, "expires_at": link["expires_at"], "expires_in": link["expires_in"]}, 201)

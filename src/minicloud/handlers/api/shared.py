@@ -1,7 +1,8 @@
 """/shared/{account}/{bucket}/{key}: a share link, streamed from Swift's temp URL without any login.
 
 Swift itself checks the signature and the expiry (minicloud does not re-implement
-them): a tampered or expired link is a 403 page, a missing object a 404.
+them): a tampered or expired link is a 403 page, a missing object a 404. What is shared is served as
+stored content (``web/stored_content.py``): a file, never a page that could script the console.
 """
 from __future__ import annotations
 
@@ -12,4 +13,4 @@ def download(ctx, account, bucket, key):
     request = ctx.request
     found = ctx.services.storage.open_shared(account, bucket, key, request.query_string.decode("latin-1"),
                                              request.headers.get("Range"), request.headers.get("If-None-Match"))
-    return stream_response(found, key if request.args.get("download") in ("1", "true") else None)
+    return stream_response(found, key, request.args.get("download") in ("1", "true"))

@@ -13,6 +13,7 @@ from werkzeug.sansio.multipart import Epilogue, Field, File
 from minicloud.errors import ApiError, BadRequest, ServiceUnavailable
 from minicloud.handlers.pages.common import as_utc, in_utc, render
 from minicloud.web.multipart import PartReader, StreamedForm
+from minicloud.web.stored_content import share_url
 
 PAGE_SIZE = 50
 SHARE_CHOICES = (3600, 86400, 604800)  # 1 hour, 1 day, 7 days
@@ -139,7 +140,7 @@ def share(ctx, bucket):
         link = ctx.services.storage.share(ctx.project.id, bucket, key, expires_in, lang=ctx.lang)
     except ApiError as exc:
         return _bucket_page(ctx, bucket, exc.status, prefix, message=exc.message(ctx.lang))
-    shared = {"name": key, "url": ctx.request.host_url.rstrip("/") + link["path"],
+    shared = {"name": key, "url": share_url(ctx, link["path"]),
               "expires_at": in_utc([dict(link)], "expires_at")[0]["expires_at"]}
     return _bucket_page(ctx, bucket, prefix=prefix, shared=shared)
 
