@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TABLES = ["audit_log", "job_runs", "jobs", "quotas", "memberships", "api_keys", "revoked_tokens",
           "login_failures", "projects", "users",
           "gpu_assignments", "instances", "keypairs", "images", "templates", "host_reports", "hosts",
-          "storage_activity", "storage_uploads", "buckets", "apps"]
+          "storage_activity", "storage_uploads", "buckets", "apps", "login_known_addresses", "user_quotas"]
 
 
 def free_port() -> int:

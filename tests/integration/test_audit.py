@@ -62,8 +62,9 @@ def test_global_admin_sees_everything_filtered_and_paginated(auth, services):
     root = auth.client
     token = auth.login("root", "root-password-1").json["access_token"]
     alice = auth.user("alice")
+    services.user_quotas.set_limits(alice.me["id"], {"projects": 6})
     for n in range(5):
-        alice.post("/api/v1/projects", json={"name": f"p{n}"})
+        assert alice.post("/api/v1/projects", json={"name": f"p{n}"}).status_code == 201
     headers = {"Authorization": f"Bearer {token}"}
     first = root.get("/api/v1/audit?all_projects=true&action=projects.create&limit=2", headers=headers).json
     assert [e["action"] for e in first["items"]] == ["projects.create"] * 2 and first["next"]

@@ -122,7 +122,7 @@ def test_username_check_without_javascript(client, auth):
 
 
 def services_user_count(client) -> int:
-    return len(client.application.services.accounts.list_users())
+    return len(client.application.services.accounts.list_users()["items"])
 
 
 def test_signup_errors_are_shown_under_the_fields(client, auth):

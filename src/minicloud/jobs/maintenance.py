@@ -6,8 +6,9 @@ from minicloud.jobs.registry import job_type
 
 @job_type("maintenance.prune")
 def prune(job: dict, context) -> dict:
-    """Forget revocations of expired tokens and login failures older than a day."""
-    db = context.services.db
+    """Forget revocations of expired tokens, login failures older than a day and sign-in addresses not
+    used for auth.login_known_address_days."""
     tokens = context.services.sessions.prune()
-    failures = db.execute("DELETE FROM login_failures WHERE failed_at < now() - interval '1 day'")
-    return {"revoked_tokens_pruned": tokens, "login_failures_pruned": failures}
+    failures, addresses = context.services.accounts.throttle.prune()
+    return {"revoked_tokens_pruned": tokens, "login_failures_pruned": failures,
+            "known_addresses_pruned": addresses}

@@ -28,8 +28,10 @@ class Services:
         from minicloud.services.operations import Operations
         from minicloud.services.projects import Projects
         from minicloud.services.sessions import Sessions
+        from minicloud.services.user_quotas import UserQuotas
 
-        self.projects = Projects(self.db, self.config)
+        self.user_quotas = UserQuotas(self.db, self.config)
+        self.projects = Projects(self.db, self.config, self.user_quotas)
         self.accounts = Accounts(self.db, self.config, self.projects)
         self.sessions = Sessions(self.db, self.config)
         self.api_keys = ApiKeys(self.db)

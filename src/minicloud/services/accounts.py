@@ -1,4 +1,4 @@
-"""Accounts (UC-01): sign-up, the username check, password login with a failure limit."""
+"""Accounts (UC-01): sign-up, the username check, password login (throttled: ``login_throttle.py``)."""
 from __future__ import annotations
 
 import re
@@ -10,13 +10,20 @@ import psycopg.errors
 
 from minicloud.config import Config
 from minicloud.db.pool import Database
-from minicloud.errors import Conflict, TooManyRequests, Unauthorized, ValidationFailed
+from minicloud.errors import Conflict, Unauthorized, ValidationFailed
 from minicloud.i18n import translate
+from minicloud.services.login_throttle import LoginThrottle
+from minicloud.services.pagination import MAX_LIMIT, Keyset
 from minicloud.services.projects import Projects
 
 USERNAME = re.compile(r"^[a-z0-9_-]{3,32}$")
 PASSWORD_MIN = 8
 PASSWORD_MAX_BYTES = 72  # bcrypt reads no further
+_USER_ORDER = Keyset((("u.created_at", "time", "created_at"), ("u.id", "uuid", "id")))
+_USERS = ("SELECT u.id, u.username, u.display_name, u.email, u.is_admin, u.disabled, u.created_at,"
+          " (SELECT count(*) FROM projects p WHERE p.owner_id = u.id) AS projects_owned,"
+          " coalesce((SELECT q.\"limit\" FROM user_quotas q WHERE q.user_id = u.id AND q.resource = 'projects'),"
+          " %(default_projects)s) AS projects_limit FROM users u")
 
 
 def normalize_username(raw: str) -> str:
@@ -29,6 +36,7 @@ class Accounts:
         self.config = config
         self.projects = projects
         self.cost = int(config.get("auth.bcrypt_cost"))
+        self.throttle = LoginThrottle(db, config)
         # Compared against when the username does not exist, so both paths take as long.
         self._dummy_hash = bcrypt.hashpw(b"minicloud-dummy", bcrypt.gensalt(self.cost))
 
@@ -84,31 +92,19 @@ class Accounts:
 
     # -- login -------------------------------------------------------------
     def verify_login(self, username: str, password: str, address: str) -> uuid.UUID:
-        """The user id when the password is right; Unauthorized, or TooManyRequests after repeated failures."""
+        """The user id when the password is right; Unauthorized, or TooManyRequests while the throttle
+        makes this attempt wait (checked before the password is compared)."""
         username = normalize_username(username)
-        window = int(self.config.get("auth.login_window_seconds"))
-        limit = int(self.config.get("auth.login_max_failures"))
-        counts = self.db.fetchone(
-            "SELECT count(*) FILTER (WHERE lower(username) = %(u)s) AS by_user,"
-            "       count(*) FILTER (WHERE address = %(a)s) AS by_address"
-            " FROM login_failures"
-            " WHERE failed_at > now() - make_interval(secs => %(w)s)"
-            "   AND (lower(username) = %(u)s OR address = %(a)s)",
-            {"u": username, "a": address, "w": window},
-        )
-        if counts["by_user"] >= limit or counts["by_address"] >= limit:
-            raise TooManyRequests("error.too_many_logins", headers={"Retry-After": str(window)},
-                                  seconds=window)
+        self.throttle.check(username, address)
         row = self.db.fetchone(
             "SELECT id, password_hash FROM users WHERE lower(username) = %s AND NOT disabled", (username,)
         )
         stored = row["password_hash"].encode() if row else self._dummy_hash
         ok = bcrypt.checkpw(password.encode()[:PASSWORD_MAX_BYTES], stored)
         if not (row and ok):
-            self.db.execute("INSERT INTO login_failures (username, address) VALUES (%s, %s)",
-                            (username, address))
+            self.throttle.failed(username, address)
             raise Unauthorized("error.bad_credentials", code="bad_credentials")
-        self.db.execute("DELETE FROM login_failures WHERE lower(username) = %s", (username,))
+        self.throttle.succeeded(row["id"], username, address)
         return row["id"]
 
     def me(self, user_id: uuid.UUID) -> dict | None:
@@ -117,11 +113,10 @@ class Accounts:
             (user_id,),
         )
 
-    def list_users(self, limit: int = 200) -> list[dict]:
-        return self.db.fetchall(
-            "SELECT id, username, display_name, email, is_admin, disabled, created_at"
-            " FROM users ORDER BY created_at LIMIT %s", (limit,),
-        )
+    def list_users(self, *, limit: int = MAX_LIMIT, cursor: str | None = None) -> dict:
+        """A page of every account, oldest first, with how many projects each owns and may own."""
+        params = {"default_projects": int(self.config.get("quotas.projects_per_user"))}
+        return _USER_ORDER.fetch(self.db, _USERS, [], params, limit, cursor)
 
     def ensure_admin(self, username: str, password: str, lang: str = "en") -> tuple[dict, bool]:
         """The global administrator ``username`` (created, or promoted and given this password); (user, created)."""

@@ -11,6 +11,7 @@ from minicloud.db.pool import Database
 from minicloud.errors import Conflict, Forbidden, NotFoundError
 from minicloud.services.pagination import MAX_LIMIT, Keyset
 from minicloud.services.principal import ROLE_RANK, Principal, ProjectRef
+from minicloud.services.user_quotas import DEFAULT_KEYS, UserQuotas
 
 ROLES = tuple(ROLE_RANK)
 _COLUMNS = "p.id, p.name, p.description, p.personal, p.owner_id, p.created_at"
@@ -20,13 +21,18 @@ _PROJECT_ORDER = Keyset((("(NOT p.personal)", "bool", lambda row: not row["perso
 _MEMBER_ORDER = Keyset((("m.created_at", "time", "created_at"), ("u.id", "uuid", "user_id")))
 
 
+_PERSON_KEYS = {key.split(".", 1)[1] for key in DEFAULT_KEYS.values()}  # [quotas] keys that are per user
+
+
 class Projects:
-    def __init__(self, db: Database, config: Config):
+    def __init__(self, db: Database, config: Config, user_quotas: UserQuotas):
         self.db = db
         self.config = config
+        self.user_quotas = user_quotas
 
     def default_quotas(self) -> dict[str, int]:
-        return {k: int(v) for k, v in self.config.section("quotas").items()}
+        """The limits a new project gets: [quotas], without the ones that bind a person."""
+        return {k: int(v) for k, v in self.config.section("quotas").items() if k not in _PERSON_KEYS}
 
     def create_in(self, conn: psycopg.Connection, owner_id: uuid.UUID, name: str,
                   description: str = "", personal: bool = False) -> dict:
@@ -47,8 +53,11 @@ class Projects:
         return project
 
     def create(self, principal: Principal, name: str, description: str) -> dict:
+        """A team project owned by the caller (its admin); 403 over the caller's project limit, 409 for a
+        name they already use."""
         try:
             with self.db.connection() as conn:
+                self.user_quotas.reserve_project(conn, principal.user_id)
                 return self.create_in(conn, principal.user_id, name, description)
         except psycopg.errors.UniqueViolation:
             raise Conflict("project.name_taken", code="name_taken", name=name) from None

@@ -10,7 +10,7 @@ Columns: method, path pattern, endpoint name, handler, then options — ``auth``
 from __future__ import annotations
 
 from minicloud.handlers.api import api_keys, audit, auth, health, openapi, operations, projects
-from minicloud.handlers.api import apps, buckets, objects, shared
+from minicloud.handlers.api import apps, buckets, objects, shared, users
 from minicloud.handlers.api import hosts, images, instances, keypairs, quotas, templates
 from minicloud.handlers.pages import admin as admin_page
 from minicloud.handlers.pages import apps as apps_page
@@ -60,6 +60,14 @@ ROUTES: list[Route] = [
       tags=("projects",)),
     R("DELETE", "/api/v1/projects/{project_id:uuid}/members/{user_id:uuid}", "projects.remove_member",
       projects.remove_member, auth="user", summary="Remove a member", tags=("projects",)),
+    # ---- users and the limits that bind a person ----------------------------------------------
+    R("GET", "/api/v1/users", "users.list", users.list_users, auth="admin", query=users.LIST_QUERY,
+      summary="Every account, with the projects each owns (global administrators)", tags=("users",)),
+    R("GET", "/api/v1/users/{user_id:uuid}/quotas", "users.quotas", users.show_quotas, auth="user",
+      summary="A user's limits and what they use (yourself; global administrators: anyone)", tags=("users",)),
+    R("PATCH", "/api/v1/users/{user_id:uuid}/quotas", "users.update_quotas", users.update_quotas, auth="admin",
+      body=users.QUOTAS_BODY, summary="Set a user's limits, e.g. how many projects they may own (global administrators)",
+      tags=("users",)),
     # ---- API keys -----------------------------------------------------------------------------
     R("GET", "/api/v1/api-keys", "api_keys.list", api_keys.list_keys, auth="user", query=api_keys.LIST_QUERY,
       summary="The caller's live API keys (without secrets)", tags=("api-keys",)),
@@ -202,6 +210,8 @@ ROUTES: list[Route] = [
       auth="public", api=False, audit=False),
     R("GET", "/audit", "pages.audit", audit_page.audit, role="admin", api=False),
     R("GET", "/admin", "pages.admin", admin_page.admin, auth="admin", api=False),
+    R("POST", "/admin/users/{user_id:uuid}/quotas", "pages.admin_user_quotas", admin_page.set_user_quotas,
+      auth="admin", api=False),
     R("POST", "/project", "pages.switch_project", projects_page.switch, auth="user", api=False),
     R("GET", "/language/{lang:name}", "pages.language", language.switch, auth="public", api=False),
     R("GET", "/docs", "pages.docs", docs.docs, auth="public", api=False),
