@@ -243,7 +243,7 @@ fi
 worker_pid=$!
 bind="$host:$port"
 [[ "$host" == *:* ]] && bind="[$host]:$port"
-"$root/.venv/bin/gunicorn" minicloud.wsgi:application --bind "$bind" \
+"$root/.venv/bin/gunicorn" minicloud.wsgi:application -c "$root/configs/gunicorn.conf.py" --bind "$bind" \
   --workers "${WEB_CONCURRENCY:-2}" --access-logfile - --no-control-socket &
 web_pid=$!
 log "started worker (pid $worker_pid) and web server (gunicorn pid $web_pid)"

@@ -31,7 +31,8 @@ class Served:
 
 
 def gunicorn_argv(port: int, workers: int, threads: int | None, timeout: int | None) -> list[str]:
-    argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
+    argv = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "configs/gunicorn.conf.py"),
+            "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
     if threads is not None:
         argv += ["--threads", str(threads)]
     if timeout is not None:

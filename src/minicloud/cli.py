@@ -142,7 +142,8 @@ def _worker(args, config) -> int:
 
 def _serve(args, config) -> int:
     bind = f"{config.get('server.host')}:{config.get('server.port')}"
-    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--bind", args.bind or bind,
+    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "-c", str(config.root / "configs/gunicorn.conf.py"),
+                               "--bind", args.bind or bind,
                                "--workers", str(args.workers), "--access-logfile", "-",
                                "minicloud.wsgi:application"])
     return 0

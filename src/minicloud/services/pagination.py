@@ -41,7 +41,7 @@ def bad_cursor() -> BadRequest:
 
 def encode_cursor(values: list | tuple) -> str:
     plain = [v.isoformat() if isinstance(v, datetime) else str(v) if isinstance(v, uuid.UUID) else v for v in values]
-    return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
+    return base64.urlsafe_b64encode(json.dumps(plain, ensure_ascii=False).encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str | None, kinds: tuple[str, ...]) -> tuple | None:

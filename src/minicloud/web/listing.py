@@ -5,8 +5,8 @@ from minicloud.services.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 LIMIT = {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT,
          "description": f"Items per page (1–{MAX_LIMIT})"}
-CURSOR = {"type": "string", "minLength": 1, "maxLength": 2048,
-          "description": "The `next` of the previous page; leave it out for the first page"}
+CURSOR = {"type": "string", "minLength": 1, "maxLength": 2048, "pattern": "^[A-Za-z0-9_-]+$",
+          "description": "The `next` of the previous page (URL-safe base64); leave it out for the first page"}
 
 
 def list_query(**filters: dict) -> dict:

@@ -11,12 +11,14 @@ from datetime import datetime
 from werkzeug.http import http_date
 from werkzeug.wrappers import Response
 
-from minicloud.errors import ApiError
+from minicloud.errors import ApiError, ValidationFailed
+from minicloud.services.storage_rules import MAX_KEY_BYTES
 from minicloud.web.listing import list_query
 from minicloud.web.stored_content import first_chunk, object_headers, served_type, share_url
 
 LIST_QUERY = list_query(
-    prefix={"type": "string", "maxLength": 1024, "description": "Only keys starting with this"},
+    prefix={"type": "string", "maxLength": 1024, "description": "Only keys starting with this (at most 1024 bytes"
+                                                                " in UTF-8, like a key)"},
     delimiter={"type": "string", "maxLength": 1,
                "description": "Usually /: keys below the next delimiter are folded into prefixes (folders)"},
 )
@@ -62,6 +64,8 @@ def _target(ctx, bucket: str, key: str) -> None:
 
 def list_objects(ctx, bucket):
     q = ctx.query()
+    if len((q.get("prefix") or "").encode("utf-8")) > MAX_KEY_BYTES:
+        raise ValidationFailed({"prefix": ctx.t("validation.max_bytes", max=MAX_KEY_BYTES)})
     return ctx.respond(ctx.services.storage.list_objects(
         ctx.project.id, bucket, prefix=q.get("prefix") or "", delimiter=q.get("delimiter") or None,
         cursor=q.get("cursor"), limit=q["limit"]))
