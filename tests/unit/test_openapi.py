@@ -1,6 +1,8 @@
 """The OpenAPI document is generated from the route table and kept in step with it."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from openapi_spec_validator import validate
 
@@ -155,3 +157,24 @@ def test_served_at_api_v1_openapi_json(client, app):
     assert response.json == build_document(app.router)
     validate(response.json)
     assert client.get("/api/v1/openapi.json").get_data() == response.get_data()
+
+
+def walk(node, path=()):
+    """Every (path, schema) in a document or schema, depth first."""
+    if isinstance(node, dict):
+        yield path, node
+        for key, value in node.items():
+            yield from walk(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from walk(value, (*path, index))
+
+
+def test_every_pattern_is_anchored_and_an_ecma_regex(doc):
+    # JSON Schema's pattern is not anchored (the validator's re.fullmatch is): ^…$ says what the server accepts.
+    patterns = [(where, node["pattern"]) for where, node in walk(doc) if isinstance(node.get("pattern"), str)]
+    assert len(patterns) >= 8
+    for where, pattern in patterns:
+        assert pattern.startswith("^") and pattern.endswith("$") and not pattern.endswith("\\$"), where
+        re.compile(pattern)
+        assert not re.search(r"\(\?P|\\[AZz]|\(\?[aiLmsux]|[*+?}]\+", pattern), f"{where}: not ECMA-262: {pattern}"

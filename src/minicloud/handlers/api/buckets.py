@@ -9,7 +9,7 @@ CREATE_BODY = {
     "required": ["name"],
     "additionalProperties": False,
     "properties": {"name": {"type": "string", "minLength": 3, "maxLength": 63,
-                            "pattern": r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]",
+                            "pattern": r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$",
                             "x-message": "storage.bucket_name_invalid",
                             "x-required-message": "storage.bucket_name_invalid",
                             "description": "3–63 lowercase letters, digits and hyphens, starting and ending with a"

@@ -1,8 +1,8 @@
 """/api/v1/hosts: the hypervisor hosts mini PCs are placed on (administrators)."""
 from __future__ import annotations
 
-_URI = {"type": "string", "minLength": 1, "maxLength": 500, "pattern": r"[a-z][a-z0-9+]*://.*"}
-_NAME = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"[A-Za-z0-9][A-Za-z0-9._-]*"}
+_URI = {"type": "string", "minLength": 1, "maxLength": 500, "pattern": r"^[a-z][a-z0-9+]*://.*$"}
+_NAME = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]*$"}
 CREATE_BODY = {
     "type": "object",
     "required": ["name", "uri"],

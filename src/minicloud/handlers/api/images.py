@@ -7,7 +7,7 @@ _FIELDS = {
     "kernel_path": {**_PATH, "description": "For direct kernel boot"},
     "initrd_path": _PATH,
     "cmdline": {"type": "string", "maxLength": 4096},
-    "default_user": {"type": "string", "minLength": 1, "maxLength": 32, "pattern": r"[a-z_][a-z0-9_-]*"},
+    "default_user": {"type": "string", "minLength": 1, "maxLength": 32, "pattern": r"^[a-z_][a-z0-9_-]*$"},
     "os": {"type": "string", "maxLength": 64},
     "min_disk_gib": {"type": "integer", "minimum": 0, "maximum": 65536},
     "enabled": {"type": "boolean"},
@@ -16,7 +16,7 @@ CREATE_BODY = {
     "type": "object",
     "required": ["name", "disk_path"],
     "additionalProperties": False,
-    "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 63, "pattern": r"[a-z0-9][a-z0-9._-]*"},
+    "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 63, "pattern": r"^[a-z0-9][a-z0-9._-]*$"},
                    **_FIELDS, "default_user": {**_FIELDS["default_user"], "default": "student"}},
 }
 UPDATE_BODY = {"type": "object", "additionalProperties": False, "properties": _FIELDS}

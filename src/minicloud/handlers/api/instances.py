@@ -6,11 +6,11 @@ transitional state, ``operation_id`` naming the job, and a ``Location``.
 from __future__ import annotations
 
 from minicloud.errors import ValidationFailed
-from minicloud.services.instances import STATES
+from minicloud.services.instances import NAME_PATTERN, STATES
 from minicloud.services.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from minicloud.web.validation import validate
 
-_NAME = {"type": "string", "minLength": 1, "maxLength": 63, "pattern": r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?",
+_NAME = {"type": "string", "minLength": 1, "maxLength": 63, "pattern": NAME_PATTERN,
          "x-required-message": "instance.name_required", "x-message": "instance.name_rule",
          "description": "Letters, digits and hyphens; it becomes the guest's hostname (lowercased)"}
 CREATE_BODY = {

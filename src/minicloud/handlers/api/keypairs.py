@@ -6,7 +6,7 @@ CREATE_BODY = {
     "required": ["name"],
     "additionalProperties": False,
     "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"[A-Za-z0-9][A-Za-z0-9._@-]*"},
+        "name": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"^[A-Za-z0-9][A-Za-z0-9._@-]*$"},
         "public_key": {"type": "string", "maxLength": 16384,
                        "description": "An OpenSSH public key line; leave it out to have an ed25519 pair generated"},
     },

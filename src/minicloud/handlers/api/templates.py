@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 _SPEC = {
-    "name": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"[A-Za-z0-9][A-Za-z0-9._-]*"},
+    "name": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]*$"},
     "vcpus": {"type": "integer", "minimum": 1, "maximum": 256},
     "ram_mib": {"type": "integer", "minimum": 64, "maximum": 4194304},
     "disk_gib": {"type": "integer", "minimum": 1, "maximum": 65536},
