@@ -6,9 +6,11 @@ import re
 import pytest
 from openapi_spec_validator import validate
 
-from minicloud.web.openapi import build_document, document_for, error_statuses, openapi_path
+from minicloud.web.openapi import (build_document, document_for, error_statuses, openapi_path, success_answer,
+                                   who_may_call)
 from minicloud.web.router import Route, Router
 from minicloud.web.routes import ROUTES
+from minicloud.web.schemas import Answer, Header, located
 
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
@@ -86,7 +88,7 @@ def test_path_parameters_bodies_queries_and_security(router, doc):
     audit = doc["paths"]["/api/v1/audit"]["get"]  # auth="project"
     assert {"$ref": "#/components/parameters/ProjectId"} in audit["parameters"]
     assert doc["components"]["parameters"]["ProjectId"]["in"] == "header"
-    assert "403" in audit["responses"] and audit["x-role"] == "viewer"
+    assert "403" in audit["responses"] and audit["x-role"] == "admin"
     limit = next(p for p in audit["parameters"] if p.get("name") == "limit")
     assert limit["schema"]["maximum"] == 500 and limit["required"] is False
 
@@ -159,6 +161,7 @@ def test_served_at_api_v1_openapi_json(client, app):
     assert client.get("/api/v1/openapi.json").get_data() == response.get_data()
 
 
+# -- what the operations answer --------------------------------------------------------------------
 def walk(node, path=()):
     """Every (path, schema) in a document or schema, depth first."""
     if isinstance(node, dict):
@@ -170,11 +173,123 @@ def walk(node, path=()):
             yield from walk(value, (*path, index))
 
 
+def json_answers(doc):
+    for method, path, op in operations(doc):
+        for status, answer in op["responses"].items():
+            if "$ref" not in answer and "application/json" in answer.get("content", {}):
+                yield f"{method.upper()} {path} {status}", answer["content"]["application/json"]["schema"]
+
+
+def test_every_json_answer_documents_its_fields(doc):
+    # Not {"type": "object"}: the properties, their types and which are always sent.
+    answers = dict(json_answers(doc))
+    assert len(answers) > 40
+    for label, schema in answers.items():
+        assert schema.get("type") == "object" and schema.get("properties"), label
+        assert schema["required"], label
+    for label, schema in answers.items():
+        for where, node in walk(schema):
+            if isinstance(node.get("properties"), dict) and "properties" not in where[-1:]:
+                assert set(node.get("required", [])) <= set(node["properties"]), (label, where)
+            if node.get("type") in ("object", ["object", "null"]) and "properties" not in node \
+                    and "additionalProperties" not in node and where[-1:] != ("properties",):
+                assert node.get("description"), f"{label} {where}: a free-form object says what it holds"
+
+
+def test_answers_use_exact_types(doc):
+    bucket = doc["paths"]["/api/v1/buckets"]["post"]["responses"]["201"]["content"]["application/json"]["schema"]
+    assert bucket["properties"]["id"] == {"type": "string", "format": "uuid"}
+    assert bucket["properties"]["object_count"]["type"] == "integer"
+    assert bucket["properties"]["created_at"]["format"] == "date-time"
+    assert set(bucket["required"]) == {"id", "name", "object_count", "bytes", "created_at"}
+    page = doc["paths"]["/api/v1/instances"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert page["required"] == ["items", "next"] and page["properties"]["next"]["type"] == ["string", "null"]
+    item = page["properties"]["items"]["items"]
+    assert item["properties"]["host"]["type"] == ["object", "null"]
+    assert "operation_id" not in item["properties"]  # only the 202 answers carry it
+    accepted = doc["paths"]["/api/v1/instances"]["post"]["responses"]["202"]
+    assert "operation_id" in accepted["content"]["application/json"]["schema"]["required"]
+    assert accepted["headers"]["Location"]["required"] is True
+    generated = doc["paths"]["/api/v1/keypairs"]["post"]["responses"]["201"]["content"]["application/json"]
+    assert "private_key" in generated["schema"]["properties"] and "private_key" not in generated["schema"]["required"]
+
+
+def test_answers_that_are_not_json_say_what_they_are(doc):
+    objects = doc["paths"]["/api/v1/buckets/{bucket}/objects/{key}"]
+    download = objects["get"]["responses"]
+    assert download["200"]["content"] == {"*/*": {}} and download["206"]["content"] == {"*/*": {}}
+    assert "content" not in download["304"]
+    assert download["200"]["headers"]["Cache-Control"]["required"] is True
+    assert download["200"]["headers"]["ETag"]["required"] is False  # passed on when Swift sends it
+    assert "Content-Range" in download["206"]["headers"] and "Content-Range" not in download["200"]["headers"]
+    head = objects["head"]["responses"]
+    assert "content" not in head["200"]
+    assert {name for name, h in head["200"]["headers"].items() if h["required"]} == {
+        "Content-Length", "ETag", "Accept-Ranges", "Cache-Control"}
+    # An answer to HEAD has no body, not even an error's envelope.
+    assert all("content" not in answer and "$ref" not in answer for answer in head.values())
+    assert "content" not in objects["delete"]["responses"]["204"]
+    document = doc["paths"]["/api/v1/openapi.json"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert document["schema"]["type"] == "object"
+
+
+def test_errors_each_operation_can_answer(doc):
+    def errors(method, path):
+        return {int(s) for s in doc["paths"][path][method]["responses"] if int(s) >= 400}
+
+    objects = "/api/v1/buckets/{bucket}/objects/{key}"
+    assert {400, 403, 404, 411, 413, 422, 502, 503} <= errors("put", objects)
+    assert {416, 502, 503} <= errors("get", objects)
+    assert 409 in errors("post", "/api/v1/buckets") and 409 in errors("delete", "/api/v1/buckets/{bucket}")
+    assert 409 not in errors("delete", "/api/v1/keypairs/{keypair_id}")  # nothing can conflict there
+    assert 409 not in errors("patch", "/api/v1/images/{image_id}")       # an image's name never changes
+    assert 404 in errors("patch", "/api/v1/quotas")                       # project_id is in the body
+    assert {401, 429} <= errors("post", "/api/v1/auth/login")
+    for method, path, op in operations(doc):
+        if path.startswith("/api/v1/apps"):
+            assert "503" in op["responses"], f"{method} {path}: no_cluster"
+    too_many = doc["components"]["responses"]["TooManyRequests"]
+    assert too_many["headers"]["Retry-After"]["required"] is True
+    assert doc["components"]["responses"]["MethodNotAllowed"]["headers"]["Allow"]["required"] is True
+
+
 def test_every_pattern_is_anchored_and_an_ecma_regex(doc):
-    # JSON Schema's pattern is not anchored (the validator's re.fullmatch is): ^…$ says what the server accepts.
     patterns = [(where, node["pattern"]) for where, node in walk(doc) if isinstance(node.get("pattern"), str)]
     assert len(patterns) >= 8
     for where, pattern in patterns:
         assert pattern.startswith("^") and pattern.endswith("$") and not pattern.endswith("\\$"), where
         re.compile(pattern)
         assert not re.search(r"\(\?P|\\[AZz]|\(\?[aiLmsux]|[*+?}]\+", pattern), f"{where}: not ECMA-262: {pattern}"
+
+
+def test_roles_in_words_and_in_x_role(router, doc):
+    for route in router.routes:
+        if not route.api:
+            continue
+        op = doc["paths"][openapi_path(route.pattern)][route.method.lower()]
+        assert op["description"] == "Who may call it: " + who_may_call(route)
+        if "x-role" in op:
+            assert f"the role {op['x-role']}" in op["description"], route.endpoint
+    audit = doc["paths"]["/api/v1/audit"]["get"]
+    assert audit["x-role"] == "admin" and "at least the role admin" in audit["description"]
+    add_member = doc["paths"]["/api/v1/projects/{project_id}/members"]["post"]
+    assert (add_member["x-auth"], add_member["x-role"]) == ("user", "admin")
+    assert doc["paths"]["/api/v1/hosts"]["get"]["description"] == "Who may call it: A global administrator."
+
+
+def test_success_answers_of_a_route():
+    def handler(ctx, **kw):
+        return kw
+
+    thing = {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}}
+    multi = Route("GET", "/api/v1/things/{id}", "things.get", handler, status=(200, 206, 304),
+                  response={200: thing, 206: Answer(media="*/*", headers={"ETag": Header("e")})})
+    assert success_answer(multi, 200) == Answer(thing)
+    assert success_answer(multi, 206).media == "*/*"
+    assert success_answer(multi, 304) == Answer(media=None)
+    head = Route("HEAD", "/api/v1/things/{id}", "things.head", handler, response=Answer(thing))
+    assert success_answer(head, 200).media is None
+    created = Route("POST", "/api/v1/things", "things.create", handler, response=located(thing))
+    answer = build_document(Router([created]))["paths"]["/api/v1/things"]["post"]["responses"]["201"]
+    assert answer["content"]["application/json"]["schema"] == thing
+    assert answer["headers"]["Location"]["required"] is True

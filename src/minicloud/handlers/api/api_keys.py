@@ -1,12 +1,19 @@
 """/api/v1/api-keys: keys for scripts and the CLI, shown once."""
 from __future__ import annotations
 
+from minicloud.web.schemas import STRING, TIME, UUID, extended, nullable, obj, page_of
+
 CREATE_BODY = {
     "type": "object",
     "required": ["name"],
     "additionalProperties": False,
     "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 64}},
 }
+
+API_KEY = obj({"id": UUID, "name": STRING, "prefix": {"type": "string", "description": "The secret's first characters"},
+               "created_at": TIME, "last_used_at": nullable(TIME), "revoked_at": nullable(TIME)})
+KEY_PAGE = page_of(API_KEY)
+NEW_KEY = extended(API_KEY, {"key": {"type": "string", "description": "The secret (mck_…); shown only in this answer"}})
 
 
 def list_keys(ctx):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from minicloud.errors import ValidationFailed
+from minicloud.web.schemas import COUNT, STRING, TIME, UUID, located, obj, page_of
 from minicloud.web.validation import validate
 
 CREATE_BODY = {
@@ -18,6 +19,11 @@ CREATE_BODY = {
 DELETE_QUERY = {"type": "object", "properties": {
     "force": {"type": "string", "enum": ["true", "false"],
               "description": "true deletes every object first (otherwise a bucket holding objects is a 409)"}}}
+
+BUCKET = obj({"id": UUID, "name": STRING, "object_count": COUNT,
+              "bytes": {**COUNT, "description": "Bytes stored in its objects"}, "created_at": TIME})
+BUCKET_PAGE = page_of(BUCKET)
+CREATED = located(BUCKET)
 
 
 def _create_body(ctx) -> dict:

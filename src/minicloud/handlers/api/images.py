@@ -1,6 +1,8 @@
 """/api/v1/images: base disks to boot mini PCs from (everyone reads; administrators register and change them)."""
 from __future__ import annotations
 
+from minicloud.web.schemas import BOOLEAN, COUNT, STRING, TIME, UUID, located, nullable, obj, page_of
+
 _PATH = {"type": "string", "minLength": 1, "maxLength": 4096}
 _FIELDS = {
     "disk_path": {**_PATH, "description": "A qcow2 file on the server"},
@@ -20,6 +22,12 @@ CREATE_BODY = {
                    **_FIELDS, "default_user": {**_FIELDS["default_user"], "default": "student"}},
 }
 UPDATE_BODY = {"type": "object", "additionalProperties": False, "properties": _FIELDS}
+
+IMAGE = obj({"id": UUID, "name": STRING, "disk_path": STRING, "kernel_path": nullable(STRING),
+             "initrd_path": nullable(STRING), "cmdline": nullable(STRING), "default_user": STRING, "os": STRING,
+             "min_disk_gib": COUNT, "enabled": BOOLEAN, "created_at": TIME})
+IMAGE_PAGE = page_of(IMAGE)
+CREATED = located(IMAGE)
 
 
 def list_images(ctx):

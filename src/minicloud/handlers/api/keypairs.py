@@ -1,6 +1,8 @@
 """/api/v1/keypairs: SSH public keys of the acting project (imported, or generated with the private key shown once)."""
 from __future__ import annotations
 
+from minicloud.web.schemas import STRING, TIME, UUID, extended, obj, page_of
+
 CREATE_BODY = {
     "type": "object",
     "required": ["name"],
@@ -11,6 +13,14 @@ CREATE_BODY = {
                        "description": "An OpenSSH public key line; leave it out to have an ed25519 pair generated"},
     },
 }
+
+KEYPAIR = obj({"id": UUID, "project_id": UUID, "name": STRING, "public_key": STRING,
+               "fingerprint": {"type": "string", "description": "SHA256:… as ssh-keygen -l prints it"},
+               "created_at": TIME})
+KEYPAIR_PAGE = page_of(KEYPAIR)
+NEW_KEYPAIR = extended(KEYPAIR, {"private_key": {
+    "type": "string", "description": "Only for a generated pair, and only in this answer (OpenSSH format)"}},
+    optional=("private_key",))
 
 
 def list_keypairs(ctx):

@@ -14,6 +14,7 @@ from werkzeug.http import http_date
 from werkzeug.wrappers import Response
 
 from minicloud.errors import ApiError
+from minicloud.web.schemas import COUNT, STRING, TIME, Answer, Header, array, located, nullable, obj, page_of
 
 LIST_QUERY = {"type": "object", "properties": {
     "prefix": {"type": "string", "description": "Only keys starting with this"},
@@ -28,6 +29,28 @@ GET_QUERY = {"type": "object", "properties": {
 SHARE_BODY = {"type": "object", "additionalProperties": False, "properties": {
     "expires_in": {"type": "integer", "minimum": 1, "default": 3600,
                    "description": "Seconds the link works (at most storage.share_max_seconds)"}}}
+OBJECT = obj({"key": STRING, "size": {**COUNT, "description": "Bytes"}, "etag": {"type": "string",
+              "description": "The MD5 of its bytes, as Swift reports it"}, "content_type": STRING,
+              "last_modified": nullable(TIME)})
+OBJECT_PAGE = page_of(OBJECT, prefixes=array(STRING, description="With a delimiter: the folders at this level"))
+STORED = located(OBJECT)
+SHARE_LINK = obj({"url": {"type": "string", "format": "uri", "description": "Works without logging in"},
+                  "expires_at": TIME, "expires_in": {**COUNT, "description": "Seconds"}})
+_PRIVATE = Header("private: the answer is the caller's own", required=True)
+_ETAG = Header("The object's ETag (quoted), for If-None-Match")
+_DOWNLOADED = {"ETag": _ETAG, "Last-Modified": Header("When it was stored"), "Accept-Ranges": Header("bytes"),
+               "Content-Length": Header("Bytes in this answer", {"type": "integer", "minimum": 0}),
+               "Content-Disposition": Header("With download=1: attachment, with the key's last part as file name"),
+               "Cache-Control": _PRIVATE}
+DOWNLOAD = {
+    200: Answer(media="*/*", headers=_DOWNLOADED),
+    206: Answer(media="*/*", headers={**_DOWNLOADED, "Content-Range": Header("The bytes sent, for a single range")}),
+    304: Answer(media=None, headers={"ETag": _ETAG, "Cache-Control": _PRIVATE}),
+}
+HEADERS_ONLY = Answer(media=None, headers={
+    "Content-Length": Header("The object's size in bytes", {"type": "integer", "minimum": 0}, required=True),
+    "ETag": Header("The object's ETag (quoted)", required=True), "Accept-Ranges": Header("bytes", required=True),
+    "Last-Modified": Header("When it was stored, when Swift says"), "Cache-Control": _PRIVATE})
 _PASSED_HEADERS = ("Content-Type", "Content-Length", "ETag", "Last-Modified", "Accept-Ranges", "Content-Range")
 _UNSAFE_FILENAME = re.compile(r'[^\x20-\x7e]|["\\]')
 

@@ -1,6 +1,8 @@
 """/api/v1/templates: the mini PC specs (everyone reads; administrators create, change and disable)."""
 from __future__ import annotations
 
+from minicloud.web.schemas import BOOLEAN, COUNT, STRING, TIME, UUID, located, obj, page_of
+
 _SPEC = {
     "name": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]*$"},
     "vcpus": {"type": "integer", "minimum": 1, "maximum": 256},
@@ -18,6 +20,11 @@ CREATE_BODY = {
                    "description": {**_SPEC["description"], "default": ""}},
 }
 UPDATE_BODY = {"type": "object", "additionalProperties": False, "properties": _SPEC}
+
+TEMPLATE = obj({"id": UUID, "name": STRING, "vcpus": COUNT, "ram_mib": COUNT, "disk_gib": COUNT, "gpus": COUNT,
+                "enabled": BOOLEAN, "description": STRING, "created_at": TIME})
+TEMPLATE_PAGE = page_of(TEMPLATE)
+CREATED = located(TEMPLATE)
 
 
 def list_templates(ctx):
