@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from conformance import ConformingClient
 from werkzeug.test import Client
 
 from minicloud import config as config_module
@@ -132,7 +133,8 @@ def app(config, services):
 
 @pytest.fixture
 def client(app):
-    return Client(app)
+    """A test client that also checks every API answer against the OpenAPI document (tests/conformance.py)."""
+    return ConformingClient(app)
 
 
 class Auth:

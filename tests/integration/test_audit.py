@@ -86,3 +86,11 @@ def test_signup_and_login_are_linked_to_the_user(auth):
     entries = alice.get("/api/v1/audit").json["items"]
     signup = next(e for e in entries if e["action"] == "auth.signup")
     assert signup["user_id"] == alice.me["id"] and signup["project_id"] == alice.personal_project
+
+
+def test_deleting_a_project_is_recorded(auth, services):
+    alice = auth.user("alice")
+    project = alice.post("/api/v1/projects", json={"name": "gone"}).json["id"]
+    assert alice.delete(f"/api/v1/projects/{project}").status_code == 204
+    row = services.db.fetchone("SELECT project_id, target, status FROM audit_log WHERE action = 'projects.delete'")
+    assert row == {"project_id": None, "target": project, "status": 204}

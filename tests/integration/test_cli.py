@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from conformance import ConformingClient
 from werkzeug.test import Client
 
 from minicloud import config as config_module
@@ -36,7 +37,7 @@ def api(migrated):
         "auth.jwt_secret": "test-secret-" + "x" * 40,
     })
     services = Services.from_config(config)
-    yield Client(make_app(config, services))
+    yield ConformingClient(make_app(config, services))
     services.close()
 
 

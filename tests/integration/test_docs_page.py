@@ -36,3 +36,26 @@ def test_docs_shows_parameters_body_fields_auth_and_errors(client):
 def test_docs_in_korean(client):
     page = client.get("/docs", headers={"Accept-Language": "ko"}).get_data(as_text=True)
     assert "API 레퍼런스" in page and "계정과 로그인" in page and "docs." not in page.replace("/docs", "")
+
+
+def test_docs_shows_the_fields_and_headers_of_each_answer(client):
+    page = html.unescape(client.get("/docs", headers={"Accept-Language": "en"}).get_data(as_text=True))
+    keypairs = page.split('id="op-keypairs-create"', 1)[1].split("</article>", 1)[0]
+    assert "Fields of the answer (201)" in keypairs
+    assert "<code>fingerprint</code>" in keypairs
+    private = keypairs.split("<code>private_key</code>", 1)[1].split("</tr>", 1)[0]
+    assert "only sometimes" in private                      # only for a generated pair
+    listing = page.split('id="op-instances-list"', 1)[1].split("</article>", 1)[0]
+    assert "<code>items[].template.name</code>" in listing and "<code>next</code>" in listing
+    assert "string | null" in listing
+    created = page.split('id="op-instances-create"', 1)[1].split("</article>", 1)[0]
+    assert "<code>Location</code>" in created and "<code>operation_id</code>" in created
+    download = page.split('id="op-objects-get"', 1)[1].split("</article>", 1)[0]
+    assert "the bytes as stored (*/*)" in download and "no body" in download   # 200/206, and 304
+    ready = page.split('id="op-health-ready"', 1)[1].split("</article>", 1)[0]
+    assert "Fields of the answer (200, 503)" in ready        # one table for both
+
+
+def test_docs_answer_fields_in_korean(client):
+    page = html.unescape(client.get("/docs", headers={"Accept-Language": "ko"}).get_data(as_text=True))
+    assert "응답 필드 (201)" in page and "경우에 따라" in page and "항상" in page

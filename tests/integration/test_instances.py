@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from werkzeug.test import Client
+from conformance import ConformingClient
 
 from compute_fixtures import compute_overrides
 from minicloud.drivers.compute.base import ComputeError, HostUnavailable
@@ -192,7 +192,7 @@ def test_twenty_parallel_creates_against_a_quota_of_three(auth, admin, compute, 
     results, barrier = [], threading.Barrier(20)
 
     def rent(n):
-        client = Client(app)
+        client = ConformingClient(app)
         barrier.wait()
         response = client.post("/api/v1/instances", json={"name": f"pc{n}", "template_id": compute["tid"]("nano")},
                                headers={"Authorization": f"Bearer {alice.token}"})

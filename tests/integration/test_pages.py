@@ -5,6 +5,7 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from conformance import ConformingClient
 from container_standin import StandinCluster
 from storage_standin import StandinSwift
 from werkzeug.test import Client
@@ -159,7 +160,7 @@ def test_form_post_without_csrf_token_is_403(client, auth):
     assert "did not come from this site" in html(response)
     forged = client.post("/login", data={"username": "alice", "password": PASSWORD, "csrf_token": "abc.def"})
     assert forged.status_code == 403
-    fresh = Client(client.application)  # a field but no cookie
+    fresh = ConformingClient(client.application)  # a field but no cookie
     assert fresh.post("/login", data={"username": "alice", "password": PASSWORD,
                                       "csrf_token": csrf_token(client)}).status_code == 403
 
@@ -235,7 +236,7 @@ def broken_client(config, clean_db):
 
     services.dashboard.add_card("broken", failing)
     services.dashboard.loaders["quotas"] = failing
-    yield Client(make_app(config, services))
+    yield ConformingClient(make_app(config, services))
     services.close()
 
 
@@ -263,7 +264,7 @@ def test_an_unexpected_page_error_shows_the_request_id(config, clean_db):
             raise RuntimeError("secret internals")
 
         services.dashboard.cards = explode
-        client = Client(make_app(config, services))
+        client = ConformingClient(make_app(config, services))
         client.post("/api/v1/auth/signup", json={"username": "alice", "password": PASSWORD, "display_name": "A"})
         page_login(client)
         response = client.get("/dashboard")

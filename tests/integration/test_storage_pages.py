@@ -8,9 +8,10 @@ import re
 from html import unescape
 
 import pytest
+from conformance import ConformingClient
 from swift_fixtures import storage_overrides
 from test_pages import csrf_token, html, page_login, post_form
-from werkzeug.test import Client, EnvironBuilder
+from werkzeug.test import EnvironBuilder
 
 
 @pytest.fixture
@@ -169,7 +170,7 @@ def test_pages_follow_the_next_cursor(client, alice):
 def test_missing_or_foreign_bucket_is_a_404_page(client, alice, app):
     from conftest import Auth
 
-    bob = Auth(Client(app)).user("bob")
+    bob = Auth(ConformingClient(app)).user("bob")
     assert bob.post("/api/v1/buckets", json={"name": "secret"}).status_code == 201
     response = client.get("/storage/secret", headers=EN)
     assert response.status_code == 404 and '<html lang="en">' in html(response)
@@ -260,7 +261,7 @@ def test_share_link_is_shown_and_works_without_logging_in(client, alice, app):
     url = unescape(re.search(r'<input id="share-url" type="text" readonly value="([^"]+)"', page).group(1))
     assert url.startswith("http://localhost/shared/") and "temp_url_sig=" in url
     assert 'data-key="docs/한글 파일.txt"' in page  # the browser at the same folder
-    stranger = Client(app)
+    stranger = ConformingClient(app)
     fetched = stranger.get(url.removeprefix("http://localhost"))
     assert fetched.status_code == 200 and fetched.data == b"shared bytes"
     tampered = stranger.get(url.removeprefix("http://localhost").replace("temp_url_sig=", "temp_url_sig=0"))
@@ -303,7 +304,7 @@ def test_viewer_browses_and_downloads_but_sees_no_write_controls(client, alice, 
     auth.signup("bob")
     assert alice.post(f"/api/v1/projects/{team}/members",
                       json={"username": "bob", "role": "viewer"}).status_code == 201
-    bob = Client(app)
+    bob = ConformingClient(app)
     page_login(bob, "bob", password="correct-horse")
     assert post_form(bob, "/project", {"project_id": team, "next": "/storage"}).status_code == 303
     listing = html(bob.get("/storage", headers=EN))

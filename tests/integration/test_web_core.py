@@ -2,7 +2,7 @@
 import logging
 
 import pytest
-from werkzeug.test import Client
+from conformance import ConformingClient
 
 from minicloud.app import App
 from minicloud.services import Services
@@ -80,7 +80,7 @@ def test_unexpected_error_is_500_with_request_id_and_no_trace(config, services, 
 
     app = App(config, services, ROUTES + [Route("GET", "/api/v1/explode", "test.explode", explode, auth="public")])
     with caplog.at_level(logging.ERROR, logger="minicloud.app"):
-        response = Client(app).get("/api/v1/explode")
+        response = ConformingClient(app).get("/api/v1/explode")
     assert response.status_code == 500
     body = response.json["error"]
     request_id = response.headers["X-Request-Id"]
@@ -96,7 +96,7 @@ def dead_db_client(config, clean_db):
     dead = config.with_overrides({"database.url": "postgresql://minicloud@127.0.0.1:9/minicloud"})
     services = Services.from_config(dead)
     services.db._timeout = 1.0
-    yield Client(App(dead, services, ROUTES))
+    yield ConformingClient(App(dead, services, ROUTES))
     services.close()
 
 

@@ -68,9 +68,12 @@ def fuzz(base: str, key: str, report: Path, *extra: str) -> dict:
             "--max-time", str(SECONDS), "--phases", "examples,coverage,fuzzing", "--workers", "2",
             "--header", f"Authorization: Bearer {key}", "--request-timeout", "30", "--seed", "8",
             "--generation-database", "none", "--report", "json", "--report-json-path", str(report),
-            "--no-color", "--output-truncate", "false", *extra]
+            "--no-color", "--output-truncate", "false",
+            # revoking the key it runs with would leave the rest of the run at 401 (tested in test_api_keys.py)
+            "--exclude-operation-id", "api_keys.delete", *extra]
     started = time.monotonic()
-    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=SECONDS * 4 + 120)
+    # run where its cache of crashes (.schemathesis/) is thrown away with the test's folder
+    done = subprocess.run(argv, cwd=report.parent, capture_output=True, text=True, timeout=SECONDS * 4 + 120)
     took = time.monotonic() - started
     report.with_suffix(".txt").write_text(done.stdout + done.stderr)
     return {"returncode": done.returncode, "output": done.stdout + done.stderr, "seconds": took,
@@ -97,7 +100,7 @@ def test_the_api_conforms_to_its_document_under_fuzzing(fuzz_server, database_ur
         report = run["report"] or {}
         assert run["returncode"] == 0 and not report.get("errors"), (
             f"{name}: {run['output'][-20000:]}\n--- server log ---\n{fuzz_server.log_tail()}")
-        assert report["operations"]["tested"] == report["operations"]["total"]
+        assert report["operations"]["tested"] == report["operations"]["selected"] == report["operations"]["total"] - 1
         assert report["test_cases"]["generated"] > 1000  # it really ran
 
 

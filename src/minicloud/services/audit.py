@@ -38,9 +38,11 @@ class Audit:
         self.db = db
 
     def record(self, entry: AuditEntry) -> None:
+        # The project is the one acted in, while it exists: deleting a project is recorded without it.
         self.db.execute(
             "INSERT INTO audit_log (user_id, username, project_id, action, method, path, target, result,"
-            " status, request_id, address) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            " status, request_id, address) VALUES (%s, %s, (SELECT id FROM projects WHERE id = %s),"
+            " %s, %s, %s, %s, %s, %s, %s, %s)",
             (entry.user_id, entry.username, entry.project_id, entry.action, entry.method, entry.path,
              entry.target, entry.result, entry.status, entry.request_id, entry.address),
         )

@@ -44,11 +44,19 @@ class Route:
     ``auth`` is ``"public"`` (no credentials), ``"user"`` (a signed-in user),
     ``"project"`` (a signed-in user acting in a project) or ``"admin"`` (a global
     administrator). ``role`` is the least project role the route needs; by
-    default ``viewer`` for reads and ``user`` for writes. ``status`` is what a
+    default ``viewer`` for reads and ``user`` for writes. The app checks it for
+    ``auth="project"``; on an ``auth="user"`` route about the project in its path
+    (``/projects/{project_id}/…``) the service checks it and ``role`` documents it. ``status`` is what a
     success answers with (published in OpenAPI; see ``success_statuses``).
     ``streams_body`` marks a route whose handler streams the request body (a
     multipart upload): the app then leaves a form-submitted CSRF token for the
     handler to check (``ctx.check_csrf``) instead of parsing the whole form first.
+
+    For the OpenAPI document: ``response`` is what a success answers with — a JSON
+    Schema of its body, a ``schemas.Answer`` (another media type, no body, headers),
+    or ``{status: either}`` when the success statuses differ; ``errors`` are the error
+    statuses its service may answer beyond those ``openapi.error_statuses`` derives
+    from the route itself (a conflict, a backend's answer, an id in the body).
     """
 
     method: str
@@ -65,6 +73,8 @@ class Route:
     tags: tuple[str, ...] = ()
     status: int | tuple[int, ...] | None = None
     streams_body: bool = False
+    response: Any = None
+    errors: tuple[int, ...] = ()
     _regex: re.Pattern = field(init=False, repr=False, compare=False)
     _casts: dict[str, Callable[[str], Any]] = field(init=False, repr=False, compare=False)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from minicloud.web.listing import list_query, page_args
+from minicloud.web.schemas import STRING, TIME, UUID, extended, nullable, obj, page_of
 
 LIST_QUERY = list_query()
 
@@ -11,6 +12,11 @@ CREATE_BODY = {
     "additionalProperties": False,
     "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 64}},
 }
+
+API_KEY = obj({"id": UUID, "name": STRING, "prefix": {"type": "string", "description": "The secret's first characters"},
+               "created_at": TIME, "last_used_at": nullable(TIME), "revoked_at": nullable(TIME)})
+KEY_PAGE = page_of(API_KEY)
+NEW_KEY = extended(API_KEY, {"key": {"type": "string", "description": "The secret (mck_…); shown only in this answer"}})
 
 
 def list_keys(ctx):

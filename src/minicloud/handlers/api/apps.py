@@ -7,7 +7,10 @@ Deploy, redeploy, scale and delete answer 202 with the app as it now is; a job d
 from __future__ import annotations
 
 from minicloud.errors import ValidationFailed
+from minicloud.services.apps import STATUSES
 from minicloud.web.listing import list_query, page_args
+from minicloud.web.schemas import (ANY_OBJECT, COUNT, STRING, TIME, UUID, array, extended, located, map_of, nullable,
+                                   obj, page_of)
 
 LIST_QUERY = list_query()
 
@@ -34,6 +37,25 @@ SCALE_BODY = {"type": "object", "required": ["replicas"], "properties": {"replic
 LOGS_QUERY = {"type": "object", "properties": {
     "tail": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100,
              "description": "How many of the last lines"}}}
+
+APP = obj({
+    "id": UUID, "name": STRING, "k8s_name": {"type": "string", "description": "Its Deployment, Service and Ingress"},
+    "namespace": STRING, "url": {"type": "string", "format": "uri"}, "host": STRING, "image": STRING,
+    "port": {"type": "integer", "minimum": 1, "maximum": 65535}, "replicas": COUNT, "ready_replicas": COUNT,
+    "size": STRING, "cpu": {"type": "string", "description": "Per replica, e.g. 250m"},
+    "memory": {"type": "string", "description": "Per replica, e.g. 256Mi"}, "env": map_of(STRING),
+    "status": {"type": "string", "enum": list(STATUSES)},
+    "message": nullable({"type": "string", "description": "What the status means, in the caller's language"}),
+    "details": {**ANY_OBJECT, "description": "More about the status (cause, log lines)"},
+    "created_at": TIME, "updated_at": TIME, "observed_at": nullable(TIME),
+})
+EVENT = obj({"type": STRING, "reason": STRING, "message": STRING, "at": nullable(TIME),
+             "object": {"type": "string", "description": "kind/name of the object it is about"}})
+APP_DETAIL = extended(APP, {"events": array(EVENT, description="Recent Kubernetes events, newest first"),
+                            "manifests": array(ANY_OBJECT, description="The Kubernetes objects last applied")})
+APP_LIST = page_of(APP, summary=obj({"total": COUNT, "running": COUNT}, description="Every app of the project"))
+ACCEPTED = located(APP)
+LOGS = obj({"lines": array(STRING)})
 
 
 def _body(ctx) -> dict:

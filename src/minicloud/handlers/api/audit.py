@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from minicloud.web.listing import list_query
+from minicloud.web.schemas import INTEGER, STRING, TIME, UUID, nullable, obj, page_of
 
 QUERY = list_query(
     action={"type": "string", "maxLength": 100},
@@ -13,6 +14,15 @@ QUERY = list_query(
     until={"type": "string", "format": "date-time"},
     all_projects={"type": "boolean", "default": False},
 )
+
+ENTRY = obj({
+    "id": INTEGER, "at": TIME, "user_id": nullable(UUID), "username": nullable(STRING), "project_id": nullable(UUID),
+    "action": {"type": "string", "description": "The operation, e.g. instances.create"},
+    "method": STRING, "path": STRING, "target": nullable(STRING),
+    "result": {"type": "string", "enum": ["success", "failure"]}, "status": INTEGER,
+    "request_id": STRING, "address": nullable(STRING),
+})
+ENTRY_PAGE = page_of(ENTRY)
 
 
 def _time(value):

@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import date
 
 from minicloud.errors import BadRequest
+from minicloud.handlers.api.projects import PROJECT, ROLE
+from minicloud.web.schemas import BOOLEAN, DATE, STRING, TIME, UUID, array, extended, located, nullable, obj
 from minicloud.web.session import clear_session_cookie, set_session_cookie
 
 SIGNUP_BODY = {
@@ -28,6 +30,16 @@ AVAILABLE_QUERY = {
     "required": ["username"],
     "properties": {"username": {"type": "string", "maxLength": 64}},
 }
+
+USER = obj({"id": UUID, "username": STRING, "display_name": STRING, "email": nullable(STRING),
+            "birthdate": nullable(DATE), "is_admin": BOOLEAN, "created_at": TIME})
+SIGNED_UP = located(extended(USER, {"projects": array(PROJECT, description="The personal project")}))
+AVAILABLE = obj({"username": STRING, "available": BOOLEAN})
+TOKEN = obj({"access_token": {"type": "string", "description": "A JWT: send it as Authorization: Bearer <token>"},
+             "token_type": {"type": "string", "enum": ["Bearer"]},
+             "expires_in": {"type": "integer", "minimum": 1, "description": "Seconds the token is valid"}})
+ME = extended(USER, {"projects": array(obj({"id": UUID, "name": STRING, "role": ROLE, "personal": BOOLEAN}),
+                                       description="Every project the user is a member of, the personal one first")})
 
 
 def signup(ctx):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from minicloud.errors import ValidationFailed
 from minicloud.web.listing import list_query, page_args
+from minicloud.web.schemas import COUNT, STRING, TIME, UUID, located, obj, page_of
 from minicloud.web.validation import validate
 
 LIST_QUERY = list_query()
@@ -12,7 +13,7 @@ CREATE_BODY = {
     "required": ["name"],
     "additionalProperties": False,
     "properties": {"name": {"type": "string", "minLength": 3, "maxLength": 63,
-                            "pattern": r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]",
+                            "pattern": r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$",
                             "x-message": "storage.bucket_name_invalid",
                             "x-required-message": "storage.bucket_name_invalid",
                             "description": "3–63 lowercase letters, digits and hyphens, starting and ending with a"
@@ -21,6 +22,11 @@ CREATE_BODY = {
 DELETE_QUERY = {"type": "object", "properties": {
     "force": {"type": "string", "enum": ["true", "false"],
               "description": "true deletes every object first (otherwise a bucket holding objects is a 409)"}}}
+
+BUCKET = obj({"id": UUID, "name": STRING, "object_count": COUNT,
+              "bytes": {**COUNT, "description": "Bytes stored in its objects"}, "created_at": TIME})
+BUCKET_PAGE = page_of(BUCKET)
+CREATED = located(BUCKET)
 
 
 def _create_body(ctx) -> dict:

@@ -1,6 +1,20 @@
 """/healthz (the process answers) and /readyz (the database and each backend)."""
 from __future__ import annotations
 
+from minicloud.web.schemas import STRING, map_of, nullable, obj
+
+LIVE = obj({"status": {"type": "string", "enum": ["ok"]}})
+_CHECK = obj({"status": {"type": "string", "enum": ["ok", "unavailable"]},
+              "error": {"type": "string", "description": "Why it is unavailable"},
+              "uri": STRING, "domain_type": STRING, "url": STRING, "server": nullable(STRING),
+              "version": nullable(STRING)},
+             optional=("error", "uri", "domain_type", "url", "server", "version"), additionalProperties=True)
+READINESS = obj({"status": {"type": "string", "enum": ["ready", "unavailable"],
+                            "description": "ready (200) when the database answers, else unavailable (503)"},
+                 "database": _CHECK,
+                 "backends": map_of(_CHECK, "Each configured backend (libvirt, swift, kubernetes): reported, "
+                                            "not required")})
+
 
 def healthz(ctx):
     return ctx.respond({"status": "ok"})

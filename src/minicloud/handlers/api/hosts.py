@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from minicloud.web.listing import list_query, page_args
+from minicloud.web.schemas import BOOLEAN, COUNT, STRING, TIME, UUID, extended, located, obj, page_of
 
 LIST_QUERY = list_query()
 
-_URI = {"type": "string", "minLength": 1, "maxLength": 500, "pattern": r"[a-z][a-z0-9+]*://.*"}
-_NAME = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"[A-Za-z0-9][A-Za-z0-9._-]*"}
+_URI = {"type": "string", "minLength": 1, "maxLength": 500, "pattern": r"^[a-z][a-z0-9+]*://.*$"}
+_NAME = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]*$"}
 CREATE_BODY = {
     "type": "object",
     "required": ["name", "uri"],
@@ -16,6 +17,12 @@ CREATE_BODY = {
 }
 UPDATE_BODY = {"type": "object", "additionalProperties": False,
                "properties": {"name": _NAME, "uri": _URI, "enabled": {"type": "boolean"}}}
+
+HOST = obj({"id": UUID, "name": STRING, "uri": STRING, "enabled": BOOLEAN, "created_at": TIME})
+HOST_USE = extended(HOST, {"instances": COUNT, "vcpus_used": COUNT, "ram_mib_used": COUNT, "disk_gib_used": COUNT,
+                           "gpus_used": COUNT})
+HOST_PAGE = page_of(HOST_USE)
+CREATED = located(HOST)
 
 
 def list_hosts(ctx):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from minicloud.web.listing import list_query, page_args
+from minicloud.web.schemas import BOOLEAN, COUNT, STRING, TIME, UUID, located, nullable, obj, page_of
 
 LIST_QUERY = list_query()
 
@@ -11,7 +12,7 @@ _FIELDS = {
     "kernel_path": {**_PATH, "description": "For direct kernel boot"},
     "initrd_path": _PATH,
     "cmdline": {"type": "string", "maxLength": 4096},
-    "default_user": {"type": "string", "minLength": 1, "maxLength": 32, "pattern": r"[a-z_][a-z0-9_-]*"},
+    "default_user": {"type": "string", "minLength": 1, "maxLength": 32, "pattern": r"^[a-z_][a-z0-9_-]*$"},
     "os": {"type": "string", "maxLength": 64},
     "min_disk_gib": {"type": "integer", "minimum": 0, "maximum": 65536},
     "enabled": {"type": "boolean"},
@@ -20,10 +21,16 @@ CREATE_BODY = {
     "type": "object",
     "required": ["name", "disk_path"],
     "additionalProperties": False,
-    "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 63, "pattern": r"[a-z0-9][a-z0-9._-]*"},
+    "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 63, "pattern": r"^[a-z0-9][a-z0-9._-]*$"},
                    **_FIELDS, "default_user": {**_FIELDS["default_user"], "default": "student"}},
 }
 UPDATE_BODY = {"type": "object", "additionalProperties": False, "properties": _FIELDS}
+
+IMAGE = obj({"id": UUID, "name": STRING, "disk_path": STRING, "kernel_path": nullable(STRING),
+             "initrd_path": nullable(STRING), "cmdline": nullable(STRING), "default_user": STRING, "os": STRING,
+             "min_disk_gib": COUNT, "enabled": BOOLEAN, "created_at": TIME})
+IMAGE_PAGE = page_of(IMAGE)
+CREATED = located(IMAGE)
 
 
 def list_images(ctx):

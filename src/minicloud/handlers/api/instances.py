@@ -6,11 +6,12 @@ transitional state, ``operation_id`` naming the job, and a ``Location``.
 from __future__ import annotations
 
 from minicloud.errors import ValidationFailed
-from minicloud.services.instances import STATES
+from minicloud.services.instances import ACTIONS, NAME_PATTERN, STATES
 from minicloud.web.listing import list_query
+from minicloud.web.schemas import COUNT, STRING, TIME, UUID, array, extended, located, nullable, obj, page_of, sparse
 from minicloud.web.validation import validate
 
-_NAME = {"type": "string", "minLength": 1, "maxLength": 63, "pattern": r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?",
+_NAME = {"type": "string", "minLength": 1, "maxLength": 63, "pattern": NAME_PATTERN,
          "x-required-message": "instance.name_required", "x-message": "instance.name_rule",
          "description": "Letters, digits and hyphens; it becomes the guest's hostname (lowercased)"}
 CREATE_BODY = {
@@ -31,6 +32,32 @@ RENAME_BODY = {"type": "object", "required": ["name"], "additionalProperties": F
 RESIZE_BODY = {"type": "object", "required": ["template_id"], "additionalProperties": False,
                "properties": {"template_id": {"type": "string", "format": "uuid"}}}
 LIST_QUERY = list_query(state={"type": "string", "enum": [s for s in STATES if s != "deleted"]})
+
+_REF = obj({"id": UUID, "name": STRING})
+INSTANCE = obj({
+    "id": UUID, "project_id": UUID, "name": STRING,
+    "hostname": {"type": "string", "description": "The guest's hostname: the name in lower case"},
+    "state": {"type": "string", "enum": [s for s in STATES if s != "deleted"]},
+    "status_reason": nullable({"type": "string", "description": "Why it is in error, in the caller's language"}),
+    "template": _REF, "image": _REF, "keypair": nullable(_REF),
+    "host": nullable({**_REF, "description": "null until a job has placed it"}),
+    "vcpus": COUNT, "ram_mib": COUNT, "disk_gib": COUNT, "gpus": COUNT, "addresses": array(STRING),
+    "connect": obj({"addresses": array(STRING),
+                    "ssh": nullable({"type": "string", "description": "The SSH command to connect with"})}),
+    "allowed_actions": array({"type": "string", "enum": list(ACTIONS)}),
+    "created_at": TIME, "updated_at": TIME,
+})
+INSTANCE_DETAIL = extended(INSTANCE, {
+    "domain_name": {"type": "string", "description": "The libvirt domain"},
+    "nic": sparse({"mode": {"type": "string", "enum": ["user", "network"]}, "network": STRING, "mac": STRING,
+                   "ssh_port": COUNT}, description="{} until a job has placed it"),
+    "artefacts": sparse({"domain_xml": STRING, "meta_data": STRING, "user_data": STRING, "network_config": STRING,
+                         "calls": array(STRING)},
+                        description="What the driver rendered and did (passwords masked); {} until it is built"),
+})
+INSTANCE_PAGE = page_of(INSTANCE)
+ACCEPTED = located(extended(INSTANCE, {"operation_id": {**UUID, "description": "GET /api/v1/operations/{id}"}}))
+CONSOLE_OUTPUT = obj({"output": STRING})
 
 
 def _named_body(ctx) -> dict:

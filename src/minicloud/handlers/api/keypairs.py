@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from minicloud.web.listing import list_query, page_args
+from minicloud.web.schemas import STRING, TIME, UUID, extended, obj, page_of
 
 LIST_QUERY = list_query()
 
@@ -10,11 +11,19 @@ CREATE_BODY = {
     "required": ["name"],
     "additionalProperties": False,
     "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"[A-Za-z0-9][A-Za-z0-9._@-]*"},
+        "name": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"^[A-Za-z0-9][A-Za-z0-9._@-]*$"},
         "public_key": {"type": "string", "maxLength": 16384,
                        "description": "An OpenSSH public key line; leave it out to have an ed25519 pair generated"},
     },
 }
+
+KEYPAIR = obj({"id": UUID, "project_id": UUID, "name": STRING, "public_key": STRING,
+               "fingerprint": {"type": "string", "description": "SHA256:… as ssh-keygen -l prints it"},
+               "created_at": TIME})
+KEYPAIR_PAGE = page_of(KEYPAIR)
+NEW_KEYPAIR = extended(KEYPAIR, {"private_key": {
+    "type": "string", "description": "Only for a generated pair, and only in this answer (OpenSSH format)"}},
+    optional=("private_key",))
 
 
 def list_keypairs(ctx):

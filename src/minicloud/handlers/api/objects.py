@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 from minicloud.errors import ApiError, ValidationFailed
 from minicloud.services.storage_rules import MAX_KEY_BYTES
 from minicloud.web.listing import list_query
+from minicloud.web.schemas import COUNT, STRING, TIME, Answer, Header, array, located, nullable, obj, page_of
 from minicloud.web.stored_content import first_chunk, object_headers, served_type, share_url
 
 LIST_QUERY = list_query(
@@ -28,6 +29,35 @@ GET_QUERY = {"type": "object", "properties": {
 SHARE_BODY = {"type": "object", "additionalProperties": False, "properties": {
     "expires_in": {"type": "integer", "minimum": 1, "default": 3600,
                    "description": "Seconds the link works (at most storage.share_max_seconds)"}}}
+OBJECT = obj({"key": STRING, "size": {**COUNT, "description": "Bytes"}, "etag": {"type": "string",
+              "description": "The MD5 of its bytes, as Swift reports it"}, "content_type": STRING,
+              "last_modified": nullable(TIME)})
+OBJECT_PAGE = page_of(OBJECT, prefixes=array(STRING, description="With a delimiter: the folders at this level"))
+STORED = located(OBJECT)
+SHARE_LINK = obj({"url": {"type": "string", "format": "uri", "description": "Works without logging in"},
+                  "expires_at": TIME, "expires_in": {**COUNT, "description": "Seconds"}})
+_PRIVATE = Header("private: the answer is the caller's own", required=True)
+_ETAG = Header("The object's ETag (quoted), for If-None-Match")
+# what every object answer carries, so stored content never runs as a page (web/stored_content.py)
+_CONTAINED = {
+    "Content-Disposition": Header("attachment (inline only for raster images, PDF and plain text without download=1),"
+                                  " with the key's last part as file name", required=True),
+    "X-Content-Type-Options": Header("nosniff", required=True),
+    "Content-Security-Policy": Header("sandbox: no script, no origin, even if a browser shows it", required=True),
+    "Referrer-Policy": Header("no-referrer", required=True),
+}
+_DOWNLOADED = {"ETag": _ETAG, "Last-Modified": Header("When it was stored"), "Accept-Ranges": Header("bytes"),
+               "Content-Length": Header("Bytes in this answer", {"type": "integer", "minimum": 0}),
+               "Cache-Control": _PRIVATE, **_CONTAINED}
+DOWNLOAD = {
+    200: Answer(media="*/*", headers=_DOWNLOADED),
+    206: Answer(media="*/*", headers={**_DOWNLOADED, "Content-Range": Header("The bytes sent, for a single range")}),
+    304: Answer(media=None, headers={"ETag": _ETAG, "Cache-Control": _PRIVATE, **_CONTAINED}),
+}
+HEADERS_ONLY = Answer(media=None, headers={
+    "Content-Length": Header("The object's size in bytes", {"type": "integer", "minimum": 0}, required=True),
+    "ETag": Header("The object's ETag (quoted)", required=True), "Accept-Ranges": Header("bytes", required=True),
+    "Last-Modified": Header("When it was stored, when Swift says"), "Cache-Control": _PRIVATE, **_CONTAINED})
 _PASSED_HEADERS = ("Content-Length", "ETag", "Last-Modified", "Accept-Ranges", "Content-Range")
 
 
@@ -104,8 +134,9 @@ def get(ctx, bucket, key):
 def head(ctx, bucket, key):
     obj = ctx.services.storage.head_object(ctx.project.id, bucket, key)
     content_type = served_type(obj["content_type"])
+    as_file = ctx.query().get("download") in ("1", "true")
     headers = {"Content-Length": str(obj["size"]), "ETag": _quoted_etag(obj["etag"]), "Accept-Ranges": "bytes",
-               "Cache-Control": "private", **object_headers(content_type, key, ctx.query().get("download") in ("1", "true"))}
+               "Cache-Control": "private", **object_headers(content_type, key, as_file)}
     if obj["last_modified"]:
         headers["Last-Modified"] = http_date(datetime.fromisoformat(obj["last_modified"].replace("Z", "+00:00")))
     return Response(status=200, headers=headers, content_type=content_type)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from minicloud.services.projects import ROLES
 from minicloud.web.listing import list_query, page_args
+from minicloud.web.schemas import BOOLEAN, STRING, TIME, UUID, array, extended, located, obj, page_of
 
 CREATE_BODY = {
     "type": "object",
@@ -26,6 +27,17 @@ ROLE_BODY = {
     "additionalProperties": False,
     "properties": {"role": {"type": "string", "enum": list(ROLES)}},
 }
+
+ROLE = {"type": "string", "enum": list(ROLES)}
+PROJECT = obj({"id": UUID, "name": STRING, "description": STRING, "personal": BOOLEAN, "owner_id": UUID,
+               "created_at": TIME, "role": {**ROLE, "description": "The caller's role in it"}})
+MEMBER = obj({"user_id": UUID, "username": STRING, "display_name": STRING, "role": ROLE, "created_at": TIME})
+NEW_MEMBER = obj({"user_id": UUID, "username": STRING, "display_name": STRING, "role": ROLE})
+PROJECT_PAGE = page_of(PROJECT)
+CREATED = located(PROJECT)
+WITH_MEMBERS = extended(PROJECT, {"members": array(MEMBER)})
+MEMBER_PAGE = page_of(MEMBER)
+ROLE_CHANGED = obj({"user_id": UUID, "role": ROLE})
 
 
 def list_projects(ctx):

@@ -1,6 +1,9 @@
 """/api/v1/quotas: the acting project's limits and what its mini PCs and buckets use; global administrators change limits."""
 from __future__ import annotations
 
+from minicloud.services.quotas import COMPUTE, STORAGE
+from minicloud.web.schemas import COUNT, UUID, obj
+
 UPDATE_BODY = {
     "type": "object",
     "required": ["project_id", "limits"],
@@ -10,6 +13,11 @@ UPDATE_BODY = {
         "limits": {"type": "object", "description": "resource -> new limit (instances, vcpus, ram_mib, disk_gib, …)"},
     },
 }
+
+RESOURCES = (*COMPUTE, *STORAGE, "apps")
+_FIGURES = obj({name: COUNT for name in RESOURCES})
+QUOTAS = obj({"project_id": UUID, "limits": {**_FIGURES, "description": "resource -> limit"},
+              "usage": {**_FIGURES, "description": "resource -> what the project uses now"}})
 
 
 def show(ctx):

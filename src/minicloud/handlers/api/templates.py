@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from minicloud.web.listing import list_query, page_args
+from minicloud.web.schemas import BOOLEAN, COUNT, STRING, TIME, UUID, located, obj, page_of
 
 LIST_QUERY = list_query()
 
 _SPEC = {
-    "name": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"[A-Za-z0-9][A-Za-z0-9._-]*"},
+    "name": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]*$"},
     "vcpus": {"type": "integer", "minimum": 1, "maximum": 256},
     "ram_mib": {"type": "integer", "minimum": 64, "maximum": 4194304},
     "disk_gib": {"type": "integer", "minimum": 1, "maximum": 65536},
@@ -22,6 +23,11 @@ CREATE_BODY = {
                    "description": {**_SPEC["description"], "default": ""}},
 }
 UPDATE_BODY = {"type": "object", "additionalProperties": False, "properties": _SPEC}
+
+TEMPLATE = obj({"id": UUID, "name": STRING, "vcpus": COUNT, "ram_mib": COUNT, "disk_gib": COUNT, "gpus": COUNT,
+                "enabled": BOOLEAN, "description": STRING, "created_at": TIME})
+TEMPLATE_PAGE = page_of(TEMPLATE)
+CREATED = located(TEMPLATE)
 
 
 def list_templates(ctx):

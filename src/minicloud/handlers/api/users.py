@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from minicloud.errors import NotFoundError
 from minicloud.web.listing import list_query, page_args
+from minicloud.web.schemas import BOOLEAN, COUNT, STRING, TIME, UUID, nullable, obj, page_of
 
 LIST_QUERY = list_query()
 QUOTAS_BODY = {
@@ -16,6 +17,14 @@ QUOTAS_BODY = {
                                                "description": "Projects the user may own, the personal one included"}}},
     },
 }
+
+
+USER = obj({"id": UUID, "username": STRING, "display_name": STRING, "email": nullable(STRING), "is_admin": BOOLEAN,
+            "disabled": BOOLEAN, "created_at": TIME,
+            "projects_owned": {**COUNT, "description": "Projects the user owns, the personal one included"},
+            "projects_limit": {**COUNT, "description": "How many they may own"}})
+USER_PAGE = page_of(USER)
+USER_QUOTAS = obj({"user_id": UUID, "limits": obj({"projects": COUNT}), "usage": obj({"projects": COUNT})})
 
 
 def list_users(ctx):

@@ -12,6 +12,7 @@ from minicloud.handlers.pages.common import render
 from minicloud.web.openapi import document_for
 
 METHOD_ORDER = ("get", "head", "post", "put", "patch", "delete", "options")
+FIELD_DEPTH = 3  # answer fields are listed down to items[].template.id, not further
 
 
 def _label(t: Callable[..., str], key: str, fallback: str, **params: Any) -> str:
@@ -70,7 +71,7 @@ def describe_schema(schema: dict, t: Callable[..., str]) -> tuple[str, list[str]
 def _parameter(doc: dict, node: dict, t) -> dict:
     param = _resolve(doc, node)
     kind, notes = describe_schema(param.get("schema", {}), t)
-    if param.get("description"):
+    if param.get("description") and param["description"] not in notes:
         notes = [param["description"], *notes]
     return {
         "name": param["name"], "where": _label(t, f"docs.in.{param['in']}", param["in"]),
@@ -78,34 +79,74 @@ def _parameter(doc: dict, node: dict, t) -> dict:
     }
 
 
+def _fields(schema: dict, t, prefix: str = "", depth: int = 1) -> list[dict]:
+    """A row per property (``required``: always there), nested objects and arrays of objects as
+    ``owner.name`` and ``items[].name`` down to FIELD_DEPTH levels."""
+    required = set(schema.get("required", []))
+    rows = []
+    for name, spec in schema.get("properties", {}).items():
+        kind, notes = describe_schema(spec, t)
+        rows.append({"name": prefix + name, "required": name in required, "type": kind, "notes": notes})
+        inner, mark = (spec.get("items"), "[].") if spec.get("type") == "array" else (spec, ".")
+        if depth < FIELD_DEPTH and isinstance(inner, dict) and inner.get("properties"):
+            rows += _fields(inner, t, f"{prefix}{name}{mark}", depth + 1)
+    return rows
+
+
 def _body(doc: dict, operation: dict, t) -> dict | None:
     request = operation.get("requestBody")
     if not request:
         return None
     schema = _resolve(doc, request["content"]["application/json"]["schema"])
-    required = set(schema.get("required", []))
-    fields = []
-    for name, spec in schema.get("properties", {}).items():
-        kind, notes = describe_schema(spec, t)
-        fields.append({"name": name, "required": name in required, "type": kind, "notes": notes})
-    return {"fields": fields, "closed": schema.get("additionalProperties") is False}
+    return {"fields": _fields(schema, t, depth=FIELD_DEPTH), "closed": schema.get("additionalProperties") is False}
 
 
 def _auth(operation: dict, t) -> str:
     auth = operation.get("x-auth", "public" if operation.get("security") == [] else "user")
-    if auth == "project":
-        role = operation.get("x-role", "viewer")
-        return t("docs.auth.project", role=_label(t, f"role.{role}", role))
+    role = operation.get("x-role")
+    if auth == "project" or (auth == "user" and role):
+        key = "docs.auth.project" if auth == "project" else "docs.auth.user_role"
+        return t(key, role=_label(t, f"role.{role or 'viewer'}", role or "viewer"))
     return _label(t, f"docs.auth.{auth}", auth)
+
+
+def _answer(doc: dict, status: int, answer: dict, t) -> dict:
+    """A success answer: its text, its headers, and the fields of a JSON body (or the media type of bytes)."""
+    out = {"status": status, "text": _label(t, f"docs.status.{status}", answer.get("description", "")),
+           "headers": [{"name": name, "required": bool(spec.get("required"))}
+                       for name, spec in answer.get("headers", {}).items()],
+           "fields": [], "media": None, "body": bool(answer.get("content"))}
+    for media, content in answer.get("content", {}).items():
+        if "schema" in content:
+            out["fields"] = _fields(_resolve(doc, content["schema"]), t)
+        else:
+            out["media"] = media
+    return out
+
+
+def _field_tables(answers: list[dict]) -> list[dict]:
+    """One table per distinct answer body, naming the statuses that answer with it."""
+    tables: list[dict] = []
+    for answer in answers:
+        if not answer["fields"]:
+            continue
+        same = next((table for table in tables if table["fields"] == answer["fields"]), None)
+        if same:
+            same["statuses"].append(answer["status"])
+        else:
+            tables.append({"statuses": [answer["status"]], "fields": answer["fields"]})
+    return tables
 
 
 def _operation(doc: dict, path: str, method: str, operation: dict, t) -> dict:
     answers, errors = [], []
     for status, raw in operation.get("responses", {}).items():
-        # Shared error answers are references to the Error envelope; the rest are the operation's own.
+        # Errors are references to the shared envelope answers (or, for HEAD, the same without a body).
         answer, code = _resolve(doc, raw), int(status)
-        text = _label(t, f"docs.status.{code}", answer.get("description", ""))
-        (errors if "$ref" in raw else answers).append({"status": code, "text": text})
+        if "$ref" in raw or (code >= 400 and "content" not in answer):
+            errors.append({"status": code, "text": _label(t, f"docs.status.{code}", answer.get("description", ""))})
+        else:
+            answers.append(_answer(doc, code, answer, t))
     return {
         "id": "op-" + operation["operationId"].replace(".", "-").replace("_", "-"),
         "operation_id": operation["operationId"],
@@ -113,7 +154,7 @@ def _operation(doc: dict, path: str, method: str, operation: dict, t) -> dict:
         "auth": _auth(operation, t),
         "parameters": [_parameter(doc, p, t) for p in operation.get("parameters", [])],
         "body": _body(doc, operation, t),
-        "answers": answers, "errors": errors,
+        "answers": answers, "field_tables": _field_tables(answers), "errors": errors,
     }
 
 
