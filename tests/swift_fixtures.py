@@ -20,6 +20,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,6 +103,14 @@ def swift_server():
         if not was_running:
             server.stop()
         return
+    with private_swift() as server:
+        yield server
+
+
+@contextmanager
+def private_swift():
+    """A Swift of its own in a temporary folder on a free port, stopped and removed afterwards (for a
+    test that loads Swift enough to slow the session's one down, like the fuzzer)."""
     folder = Path(tempfile.mkdtemp(prefix="minicloud-swift-"))
     server = SwiftServer(folder / "swift", port=_free_port())
     _start_or_fail(server)

@@ -33,17 +33,25 @@ SVG = ('<svg xmlns="http://www.w3.org/2000/svg"><script>fetch("/api/v1/api-keys"
 KOREAN = "안녕하세요. 공유 링크로 열어도 한글이 그대로 보여야 합니다."
 
 
+def token(page) -> str:
+    """The CSRF token the console page gives its own scripts."""
+    return page.locator('meta[name="csrf-token"]').get_attribute("content")
+
+
+def make_bucket(page, server, name):
+    made = page.request.post(server + "/api/v1/buckets", data={"name": name}, headers={"X-CSRF-Token": token(page)})
+    assert made.status == 201, made.text()
+
+
 def upload(page, server, bucket, key, body, content_type):
-    token = page.locator('meta[name="csrf-token"]').get_attribute("content")
     answer = page.request.put(f"{server}/api/v1/buckets/{bucket}/objects/{key}", data=body,
-                              headers={"Content-Type": content_type, "X-CSRF-Token": token})
+                              headers={"Content-Type": content_type, "X-CSRF-Token": token(page)})
     assert answer.status == 201, answer.text()
 
 
 def share(page, server, bucket, key):
-    token = page.locator('meta[name="csrf-token"]').get_attribute("content")
     answer = page.request.post(f"{server}/api/v1/buckets/{bucket}/objects/{key}/share", data={"expires_in": 600},
-                               headers={"X-CSRF-Token": token})
+                               headers={"X-CSRF-Token": token(page)})
     assert answer.status == 201, answer.text()
     return answer.json()["url"]
 
@@ -65,9 +73,7 @@ def test_an_uploaded_page_runs_nothing_for_a_signed_in_victim(storage_server, br
     server = storage_server
     mallory = new_page(browser, "en-US")
     sign_up_and_log_in(mallory, server, "mallory", "Mallory")
-    bucket = mallory.request.post(server + "/api/v1/buckets", data={"name": "traps"}, headers={
-        "X-CSRF-Token": mallory.locator('meta[name="csrf-token"]').get_attribute("content")})
-    assert bucket.status == 201, bucket.text()
+    make_bucket(mallory, server, "traps")
     upload(mallory, server, "traps", "invite.html", ATTACK, "text/html")
     upload(mallory, server, "traps", "logo.svg", SVG, "image/svg+xml")
     upload(mallory, server, "traps", "cat.png", ATTACK, "image/png")  # a page that says it is an image
@@ -86,9 +92,7 @@ def test_an_uploaded_page_runs_nothing_for_a_signed_in_victim(storage_server, br
     assert victim.title() != "ran"
 
     # the victim's own download of the same page, while logged in, through the console's object browser
-    bucket = victim.request.post(server + "/api/v1/buckets", data={"name": "mine"}, headers={
-        "X-CSRF-Token": victim.locator('meta[name="csrf-token"]').get_attribute("content")})
-    assert bucket.status == 201
+    make_bucket(victim, server, "mine")
     upload(victim, server, "mine", "invite.html", ATTACK, "text/html")
     victim.goto(server + "/storage/mine")
     with victim.expect_download() as download:
@@ -108,9 +112,7 @@ def test_a_shared_korean_text_reads_as_korean(storage_server, browser, clean_db)
     server = storage_server
     page = new_page(browser, "ko-KR")
     sign_up_and_log_in(page, server, "writer", "Writer")
-    bucket = page.request.post(server + "/api/v1/buckets", data={"name": "notes"}, headers={
-        "X-CSRF-Token": page.locator('meta[name="csrf-token"]').get_attribute("content")})
-    assert bucket.status == 201
+    make_bucket(page, server, "notes")
     upload(page, server, "notes", "인사.txt", KOREAN.encode("utf-8"), "text/plain")
     upload(page, server, "notes", "windows.txt", KOREAN.encode("cp949"), "text/plain")
     stranger = new_page(browser, "en-US")

@@ -25,7 +25,7 @@ import psycopg
 import pytest
 import requests
 from serving import serve_app
-from swift_fixtures import storage_environ
+from swift_fixtures import private_swift, storage_environ
 
 pytestmark = pytest.mark.system
 
@@ -40,11 +40,19 @@ ADMIN_PASSWORD = "fuzzing-admin-1"
 
 
 @pytest.fixture(scope="module")
-def fuzz_server(database_url, swift_server, tmp_path_factory):
+def fuzz_swift():
+    """A Swift of the fuzzer's own: the buckets and objects it makes would keep the session's Swift's
+    updaters busy, and other tests wait for those."""
+    with private_swift() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def fuzz_server(database_url, fuzz_swift, tmp_path_factory):
     env = dict(os.environ, DATABASE_URL=database_url, MINICLOUD_AUTH_BCRYPT_COST="4",
                MINICLOUD_AUTH_JWT_SECRET="fuzz-secret-" + "f" * 40, MINICLOUD_SERVER_DEFAULT_LANGUAGE="en",
                MINICLOUD_QUOTAS_INSTANCES="1", KUBECONFIG=str(tmp_path_factory.mktemp("no-kube") / "none"))
-    env.update(storage_environ(swift_server))
+    env.update(storage_environ(fuzz_swift))
     with serve_app(env, tmp_path_factory.mktemp("gunicorn-fuzz"), workers=2, threads=4) as served:
         yield served
 
