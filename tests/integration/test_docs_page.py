@@ -59,3 +59,11 @@ def test_docs_shows_the_fields_and_headers_of_each_answer(client):
 def test_docs_answer_fields_in_korean(client):
     page = html.unescape(client.get("/docs", headers={"Accept-Language": "ko"}).get_data(as_text=True))
     assert "응답 필드 (201)" in page and "경우에 따라" in page and "항상" in page
+
+
+def test_every_group_of_operations_has_a_title_in_both_languages(app):
+    from minicloud.i18n import catalog
+
+    for tag in build_document(app.router)["tags"]:
+        for lang in ("ko", "en"):
+            assert f"docs.tag.{tag['name']}" in catalog(lang), (lang, tag["name"])
