@@ -359,6 +359,10 @@ class LibvirtDriver:
                 self._record(f"pool.setAutostart({self.pool_name})")
                 pool.setAutostart(1)
             if not pool.isActive():
+                # Its directory may not be there yet when another worker defined the pool a moment
+                # ago and has not built it: building is idempotent, so build before starting it.
+                with contextlib.suppress(libvirt.libvirtError):
+                    pool.build(0)
                 self._record(f"pool.create({self.pool_name})")
                 try:
                     pool.create(0)
