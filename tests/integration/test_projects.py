@@ -126,3 +126,18 @@ def test_global_admin_sees_any_project(auth, services):
 def test_unknown_project_id(auth):
     alice = auth.user()
     assert alice.get(f"/api/v1/projects/{uuid.uuid4()}").status_code == 404
+
+
+def test_a_member_change_on_a_project_deleted_meanwhile_is_404(auth, services, monkeypatch):
+    alice, bob = auth.user("alice"), auth.user("bob")
+    project = alice.post("/api/v1/projects", json={"name": "team"}).json["id"]
+    assert alice.post(f"/api/v1/projects/{project}/members", json={"username": "bob", "role": "user"}).status_code == 201
+    resolve = services.projects.resolve
+
+    def resolve_then_delete(principal, project_id):  # another request deletes it right after the role check
+        ref = resolve(principal, project_id)
+        services.db.execute("DELETE FROM projects WHERE id = %s", (project_id,))
+        return ref
+
+    monkeypatch.setattr(services.projects, "resolve", resolve_then_delete)
+    assert alice.delete(f"/api/v1/projects/{project}/members/{bob.me['id']}").status_code == 404

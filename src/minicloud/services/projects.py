@@ -126,7 +126,11 @@ class Projects:
                 "display_name": user["display_name"], "role": role}
 
     def _owner(self, project_id: uuid.UUID) -> uuid.UUID:
-        return self.db.fetchone("SELECT owner_id FROM projects WHERE id = %s", (project_id,))["owner_id"]
+        """The project's owner; NotFound when the project was deleted meanwhile (a concurrent delete)."""
+        row = self.db.fetchone("SELECT owner_id FROM projects WHERE id = %s", (project_id,))
+        if row is None:
+            raise NotFoundError("project.not_found")
+        return row["owner_id"]
 
     def change_role(self, principal: Principal, project_id: uuid.UUID, user_id: uuid.UUID, role: str) -> dict:
         ref = self._require_admin(principal, project_id)
