@@ -222,7 +222,7 @@ class App:
 
 def make_app(config: Config | None = None, services: Services | None = None) -> App:
     from minicloud import config as config_module
-    from minicloud.web.routes import ROUTES
+    from minicloud.routes import ROUTES
 
     config = config or config_module.load()
     services = services or Services.from_config(config)

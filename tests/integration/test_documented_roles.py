@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 
 from minicloud.web.openapi import document_for, openapi_path
-from minicloud.web.router import _PARAM
+from minicloud.web.router import PARAMETER
 
 RANKS = ["viewer", "user", "admin"]
 
@@ -44,7 +44,7 @@ def test_a_member_with_less_than_the_documented_role_is_refused(auth, app):
             continue
         role = operation["x-role"]
         values = {"project_id": project, "user_id": owner_id}
-        path = _PARAM.sub(lambda m: values.get(m.group("name"), {"uuid": str(uuid.uuid4()), "name": "bucket-1"}
+        path = PARAMETER.sub(lambda m: values.get(m.group("name"), {"uuid": str(uuid.uuid4()), "name": "bucket-1"}
                                                .get(m.group("type"), "a/key")), route.pattern)
         for given in (RANKS[RANKS.index(role) - 1], role):
             changed = owner.patch(f"/api/v1/projects/{project}/members/{member_id}", json={"role": given})

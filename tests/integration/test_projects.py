@@ -83,7 +83,7 @@ def test_viewer_cannot_mutate_in_the_acting_project(auth, app):
 
     from minicloud.app import App
     from minicloud.web.router import Route
-    from minicloud.web.routes import ROUTES
+    from minicloud.routes import ROUTES
 
     def write(ctx):
         return ctx.respond({"project": str(ctx.project.id), "role": ctx.project.role}, 201)

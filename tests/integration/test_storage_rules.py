@@ -114,7 +114,7 @@ def test_a_streaming_route_leaves_the_form_csrf_check_to_its_handler(config, ser
 
     from minicloud.app import App
     from minicloud.web.router import Route
-    from minicloud.web.routes import ROUTES
+    from minicloud.routes import ROUTES
 
     seen = {}
 

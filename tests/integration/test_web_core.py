@@ -6,7 +6,7 @@ from conformance import ConformingClient
 
 from minicloud.app import App
 from minicloud.services import Services
-from minicloud.web.routes import ROUTES
+from minicloud.routes import ROUTES
 from minicloud.web.router import Route
 
 

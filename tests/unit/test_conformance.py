@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 
 from minicloud.web.openapi import build_document
 from minicloud.web.router import Router
-from minicloud.web.routes import ROUTES
+from minicloud.routes import ROUTES
 
 ROUTER = Router(ROUTES)
 DOC = build_document(ROUTER)

@@ -9,7 +9,7 @@ from openapi_spec_validator import validate
 from minicloud.web.openapi import (build_document, document_for, error_statuses, openapi_path, success_answer,
                                    who_may_call)
 from minicloud.web.router import Route, Router
-from minicloud.web.routes import ROUTES
+from minicloud.routes import ROUTES
 from minicloud.web.schemas import Answer, Header, located
 
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}

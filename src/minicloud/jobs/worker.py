@@ -20,7 +20,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from minicloud.config import Config
-from minicloud.jobs import queue
+from minicloud.db import queue
 from minicloud.jobs.registry import PermanentJobError, load_modules, lookup, periodic_tasks
 
 log = logging.getLogger("minicloud.worker")

@@ -41,7 +41,7 @@ from minicloud.drivers.containers.base import (AppSpec, ClusterNotConfigured, Cl
                                                KubernetesError, ProjectSpec)
 from minicloud.errors import Conflict, Forbidden, NotFoundError, ServiceUnavailable, ValidationFailed
 from minicloud.i18n import translate
-from minicloud.jobs import queue
+from minicloud.db import queue
 from minicloud.services import app_names
 from minicloud.services.app_rules import is_int, env_problem, mebibytes, millicores, valid_image
 from minicloud.services.app_status import event_rows, interpret

@@ -5,7 +5,7 @@ import uuid
 
 from minicloud.db.pool import Database
 from minicloud.errors import NotFoundError
-from minicloud.jobs import queue
+from minicloud.db import queue
 from minicloud.services.principal import Principal
 
 _COLUMNS = ("id, kind, state, target, attempts, max_attempts, last_error, result, project_id,"

@@ -1,7 +1,7 @@
 """RequestContext: everything a handler needs about one request, and how it answers."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from werkzeug.wrappers import Request, Response
 
@@ -12,15 +12,23 @@ from minicloud.web import csrf
 from minicloud.web import jsonio
 from minicloud.web.decoding import query_args
 from minicloud.web.jsonio import json_response
-from minicloud.web.router import Route
+from minicloud.web.router import Route, Router
 from minicloud.web.validation import coerce_query, validate
 
-if TYPE_CHECKING:
-    from minicloud.app import App
+
+class Application(Protocol):
+    """What a request sees of the application serving it (``minicloud.app.App`` is one): its
+    configuration, services, route table and templates. Declared here so the toolkit imports
+    nothing above it."""
+
+    config: Any
+    services: Any
+    router: Router
+    templates: Any
 
 
 class RequestContext:
-    def __init__(self, app: "App", request: Request, request_id: str, lang: str):
+    def __init__(self, app: Application, request: Request, request_id: str, lang: str):
         self.app = app
         self.services = app.services
         self.config = app.config

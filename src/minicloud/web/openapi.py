@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from minicloud.web.csrf import HEADER as CSRF_HEADER
-from minicloud.web.router import _PARAM, Route, Router
+from minicloud.web.router import PARAMETER, Route, Router
 from minicloud.web.schemas import Answer, Header
 from minicloud.web.session import SESSION_COOKIE
 
@@ -125,7 +125,7 @@ PROJECT_HEADER = {
 # -- helpers -------------------------------------------------------------------------------------
 def openapi_path(pattern: str) -> str:
     """``/api/v1/projects/{project_id:uuid}`` -> ``/api/v1/projects/{project_id}``."""
-    return _PARAM.sub(lambda m: "{" + m.group("name") + "}", pattern)
+    return PARAMETER.sub(lambda m: "{" + m.group("name") + "}", pattern)
 
 
 def _public_schema(schema: Any) -> Any:

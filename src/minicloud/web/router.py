@@ -34,7 +34,7 @@ CONVERTERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "path": (r".+", str),
     "str": (r"[^/]+", str),
 }
-_PARAM = re.compile(r"\{(?P<name>[a-z_][a-z0-9_]*)(?::(?P<type>[a-z]+))?\}")
+PARAMETER = re.compile(r"\{(?P<name>[a-z_][a-z0-9_]*)(?::(?P<type>[a-z]+))?\}")
 
 
 @dataclass(frozen=True)
@@ -80,11 +80,11 @@ class Route:
 
     def __post_init__(self) -> None:
         regex, casts, pos = "", {}, 0
-        for match in _PARAM.finditer(self.pattern):
+        for match in PARAMETER.finditer(self.pattern):
             kind = match.group("type") or "str"
             if kind not in CONVERTERS:
                 raise ValueError(f"{self.pattern}: unknown converter {kind!r}")
-            if kind == "path" and _PARAM.search(self.pattern, match.end()):
+            if kind == "path" and PARAMETER.search(self.pattern, match.end()):
                 raise ValueError(f"{self.pattern}: no parameter may follow a path parameter")
             regex += re.escape(self.pattern[pos:match.start()])
             regex += f"(?P<{match.group('name')}>{CONVERTERS[kind][0]})"
@@ -116,12 +116,12 @@ class Route:
     @property
     def specificity(self) -> int:
         """How much of the pattern is literal text: the more, the more specific."""
-        return len(_PARAM.sub("", self.pattern))
+        return len(PARAMETER.sub("", self.pattern))
 
     @property
     def params(self) -> dict[str, str]:
         """Parameter name -> converter name, in path order."""
-        return {m.group("name"): m.group("type") or "str" for m in _PARAM.finditer(self.pattern)}
+        return {m.group("name"): m.group("type") or "str" for m in PARAMETER.finditer(self.pattern)}
 
     def match(self, path: str) -> dict[str, Any] | None:
         found = self._regex.match(path)
@@ -191,7 +191,7 @@ class Router:
             safe = "/" if names[name] == "path" else ""
             return quote(value, safe=safe)
 
-        path = _PARAM.sub(fill, route.pattern)
+        path = PARAMETER.sub(fill, route.pattern)
         extra = {k: v for k, v in params.items() if k not in names and v is not None}
         if extra:
             path += "?" + urlencode(extra)
