@@ -3,7 +3,7 @@
 A small threaded HTTP server on 127.0.0.1 that keeps objects in memory and answers the paths the
 official ``kubernetes`` client uses: create (201, 409 when it exists), read (404), list (label
 selectors of the ``k=v,k2=v2`` form honoured), JSON merge patch (strategic merge is treated as a
-merge patch), delete (404), ``…/scale``, ``…/pods/{name}/log`` and ``/version``. Namespaces work
+merge patch), delete (404; a ``preconditions.uid`` that differs is a 409), ``…/scale``, ``…/pods/{name}/log`` and ``/version``. Namespaces work
 like any other object (kmock could not serve them, which is why this exists). It is not a
 cluster: no controllers, no validation, no cascading delete.
 
@@ -292,6 +292,10 @@ class KubeStandin:
             self.objects[path] = self._stamp(patched)
             return 200, patched
         if request.method == "DELETE":
+            wanted_uid = ((request.body or {}).get("preconditions") or {}).get("uid")
+            if wanted_uid and wanted_uid != current["metadata"].get("uid"):
+                return 409, _status(409, "Conflict", f"Precondition failed: UID in precondition: {wanted_uid}, "
+                                                     f"UID in object meta: {current['metadata'].get('uid')}")
             del self.objects[path]
             return 200, _status(200, "", "deleted") | {"details": {"name": name, "kind": resource}}
         return 405, _status(405, "MethodNotAllowed", "method not allowed")
