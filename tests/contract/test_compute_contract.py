@@ -35,7 +35,7 @@ from minicloud.drivers.compute.base import (
 from minicloud.drivers.compute.libvirt import LibvirtDriver
 from waiting import wait_for
 
-BOOT_TIMEOUT = 60
+BOOT_TIMEOUT = 120  # a tiny guest boots in ~5 s, far slower on a loaded 2-CPU machine
 
 
 @dataclass(frozen=True)
