@@ -37,6 +37,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from minicloud.drivers.containers.base import AppSpec, ProjectSpec
+
+# A project and an app for the driver tests (tests/integration/test_kubernetes_driver.py, tests/contract/).
+SAMPLE_NS = "mc-0123456789ab"
+SAMPLE_PROJECT = ProjectSpec(namespace=SAMPLE_NS, project_id="0123456789ab4cde8f0123456789abcd", project_name="demo",
+                             cpu_limit="4", memory_limit="8Gi", max_pods=20)
+SAMPLE_APP = AppSpec(app_id="6f1c2a9e-8d3b-4c55-9a1e-2b7c0d4e5f60", namespace=SAMPLE_NS, k8s_name="web-6f1c2a",
+                     host="web.apps.minicloud.test", image="nginx:1.27", port=8080, replicas=2, cpu="250m",
+                     memory="256Mi", env={"GREETING": "hello: world"})
 KINDS = {"namespaces": "Namespace", "resourcequotas": "ResourceQuota", "limitranges": "LimitRange",
          "networkpolicies": "NetworkPolicy", "deployments": "Deployment", "replicasets": "ReplicaSet",
          "services": "Service", "ingresses": "Ingress", "pods": "Pod", "events": "Event"}

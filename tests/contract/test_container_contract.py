@@ -19,16 +19,12 @@ from typing import Protocol
 import pytest
 
 from container_standin import StandinCluster
+from kube_standin import SAMPLE_APP, SAMPLE_NS, SAMPLE_PROJECT
 from minicloud.drivers.containers.base import (AppSpec, ClusterNotConfigured, ClusterUnavailable, ContainerDriver,
-                                               KubernetesError, NotFound, ProjectSpec)
+                                               KubernetesError, NotFound)
 from minicloud.drivers.containers.kubernetes import KubernetesDriver
 
-NS = "mc-0123456789ab"
-PROJECT = ProjectSpec(namespace=NS, project_id="0123456789ab4cde8f0123456789abcd", project_name="demo",
-                      cpu_limit="4", memory_limit="8Gi", max_pods=20)
-APP = AppSpec(app_id="6f1c2a9e-8d3b-4c55-9a1e-2b7c0d4e5f60", namespace=NS, k8s_name="web-6f1c2a",
-              host="web.apps.minicloud.test", image="nginx:1.27", port=8080, replicas=2, cpu="250m",
-              memory="256Mi", env={"GREETING": "hello"})
+NS, PROJECT, APP = SAMPLE_NS, SAMPLE_PROJECT, SAMPLE_APP
 APP_ID = "minicloud.io/app-id"
 PROJECT_KINDS = ["Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy"]
 APP_KINDS = ["Deployment", "Service", "Ingress"]
