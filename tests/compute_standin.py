@@ -9,7 +9,17 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from minicloud.drivers.compute.base import Artefacts, ComputeError, GpuDevice, HostInfo, HostUnavailable, InstanceSpec
+from minicloud.drivers.compute.base import (
+    DOMAIN_PREFIX,
+    Artefacts,
+    DomainNotFound,
+    ForeignDomain,
+    GpuDevice,
+    HostInfo,
+    HostUnavailable,
+    InstanceSpec,
+    WrongState,
+)
 
 
 def gpu(n: int) -> GpuDevice:
@@ -44,6 +54,9 @@ class StandinCloud:
 
 
 class StandinDriver:
+    """The compute contract (drivers/compute/base.py) in memory; tests/contract/ holds it to the same
+    clauses as the libvirt driver."""
+
     def __init__(self, cloud: StandinCloud, uri: str, options: dict):
         self.cloud, self.uri, self.options = cloud, uri, options
 
@@ -61,27 +74,41 @@ class StandinDriver:
                 raise HostUnavailable(f"cannot connect to {self.uri}")
             return self.cloud.domains.setdefault(self.uri, {})
 
+    def _ours(self, method: str, name: str) -> dict:
+        """The host's domains, after refusing a name that is not minicloud's (as the real driver does)."""
+        domains = self._enter(method, name)
+        if not name.startswith(DOMAIN_PREFIX):
+            raise ForeignDomain(f"Refusing to {method} {name!r}: not a minicloud domain.")
+        return domains
+
+    def _domain(self, method: str, name: str) -> dict:
+        domains = self._ours(method, name)
+        if name not in domains:
+            raise DomainNotFound(f"domain {name} does not exist")
+        return domains[name]
+
+    def _read(self, method: str, name: str) -> dict | None:
+        """Our domain ``name`` for a read, None when absent or foreign."""
+        domains = self._enter(method, name)
+        return domains.get(name) if name.startswith(DOMAIN_PREFIX) else None
+
     def host_info(self) -> HostInfo:
         self._enter("host_info")
         return self.cloud.hosts[self.uri]
 
     def create(self, spec: InstanceSpec) -> Artefacts:
-        domains = self._enter("create", spec.domain_name)
-        domains[spec.domain_name] = {"state": "running", "spec": spec, "vcpus": spec.vcpus, "ram_mib": spec.ram_mib}
-        xml = (f"<domain type='qemu'><name>{spec.domain_name}</name><vcpu>{spec.vcpus}</vcpu>"
-               f"<memory unit='MiB'>{spec.ram_mib}</memory>"
-               + "".join(f"<hostdev address='{g.address}'/>" for g in spec.gpus) + "</domain>")
+        domains = self._ours("create", spec.domain_name)
+        domain = domains.get(spec.domain_name)
+        if domain is None:  # an existing definition is reused, as libvirt's is
+            domain = domains[spec.domain_name] = {"spec": spec, "vcpus": spec.vcpus, "ram_mib": spec.ram_mib,
+                                                  "gpus": spec.gpus}
+        domain["state"] = "running"
         user_data = "#cloud-config\nusers:\n  - name: " + spec.image.default_user + "\n"
         if spec.password_hash:
             user_data += f"    passwd: {spec.password_hash}\n"
-        return Artefacts(domain_xml=xml, meta_data=f"instance-id: {spec.instance_id}\nlocal-hostname: {spec.hostname}\n",
-                         user_data=user_data, calls=[f"defineXML({spec.domain_name})", "create()"])
-
-    def _domain(self, method: str, name: str) -> dict:
-        domains = self._enter(method, name)
-        if name not in domains:
-            raise ComputeError(f"domain {name} does not exist")
-        return domains[name]
+        return Artefacts(domain_xml=_xml(spec.domain_name, domain), user_data=user_data,
+                         meta_data=f"instance-id: {spec.instance_id}\nlocal-hostname: {spec.hostname}\n",
+                         calls=[f"defineXML({spec.domain_name})", "create()"])
 
     def start(self, domain_name: str) -> None:
         self._domain("start", domain_name)["state"] = "running"
@@ -90,38 +117,56 @@ class StandinDriver:
         self._domain("stop", domain_name)["state"] = "shutoff"
 
     def reboot(self, domain_name: str) -> None:
-        self._domain("reboot", domain_name)
+        self._domain("reboot", domain_name)["state"] = "running"  # a shut-off domain is started
 
     def resize(self, domain_name: str, vcpus: int, ram_mib: int) -> str:
         domain = self._domain("resize", domain_name)
+        if domain["state"] != "shutoff":
+            raise WrongState(f"Stop the mini PC {domain_name} before resizing it.")
         domain.update(vcpus=vcpus, ram_mib=ram_mib)
-        return f"<domain><name>{domain_name}</name><vcpu>{vcpus}</vcpu><memory unit='MiB'>{ram_mib}</memory></domain>"
+        return _xml(domain_name, domain)
 
     def delete(self, domain_name: str) -> None:
-        self._enter("delete", domain_name).pop(domain_name, None)
+        self._ours("delete", domain_name).pop(domain_name, None)
+        self.cloud.typed.pop(domain_name, None)
 
     def state(self, domain_name: str) -> str | None:
-        domain = self._enter("state", domain_name).get(domain_name)
+        domain = self._read("state", domain_name)
         return domain["state"] if domain else None
 
     def list_domains(self) -> dict[str, str]:
-        return {name: d["state"] for name, d in self._enter("list_domains").items()}
+        return {name: d["state"] for name, d in self._enter("list_domains").items() if name.startswith(DOMAIN_PREFIX)}
 
     def list_volumes(self) -> list[str]:
-        return [f"{name}-disk.qcow2" for name in self._enter("list_volumes")]  # as the real driver names overlays
+        """As the real driver names them: an overlay and a seed per domain."""
+        return sorted(f"{name}{suffix}" for name in self._enter("list_volumes") if name.startswith(DOMAIN_PREFIX)
+                      for suffix in ("-disk.qcow2", "-seed.iso"))
 
     def domain_xml(self, domain_name: str) -> str | None:
-        return None
+        domain = self._read("domain_xml", domain_name)
+        return _xml(domain_name, domain) if domain else None
 
     def console_log(self, domain_name: str, max_bytes: int = 65536) -> str:
-        self._enter("console_log", domain_name)
+        if self._read("console_log", domain_name) is None:
+            return ""
         typed = "".join(self.cloud.typed.get(domain_name, []))
         return (f"{domain_name} login: " + typed)[-max_bytes:]
 
     def console_send(self, domain_name: str, text: str) -> None:
-        self._domain("console_send", domain_name)
+        if self._domain("console_send", domain_name)["state"] != "running":
+            raise WrongState(f"The mini PC {domain_name} is not running: start it to use its console.")
         self.cloud.typed.setdefault(domain_name, []).append(text)
 
     def addresses(self, domain_name: str) -> list[str]:
-        self._enter("addresses", domain_name)
+        domain = self._read("addresses", domain_name)
+        if not domain or domain["state"] != "running":
+            return []
         return list(self.cloud.leases.get(domain_name, []))
+
+
+def _xml(name: str, domain: dict) -> str:
+    """A domain definition shaped like libvirt's (memory in KiB)."""
+    return (f"<domain type='qemu'><name>{name}</name><vcpu>{domain.get('vcpus', 1)}</vcpu>"
+            f"<memory unit='KiB'>{domain.get('ram_mib', 0) * 1024}</memory>"
+            f"<currentMemory unit='KiB'>{domain.get('ram_mib', 0) * 1024}</currentMemory>"
+            + "".join(f"<hostdev address='{g.address}'/>" for g in domain.get("gpus", ())) + "</domain>")

@@ -1,13 +1,20 @@
-"""An in-memory container driver for the apps service tests (the contract of drivers/containers/base.py).
+"""An in-memory container driver for the apps service tests (the contract of drivers/containers/base.py,
+which tests/contract/test_container_contract.py holds it to, beside the real driver).
 
-It keeps the objects "applied" per (kind, namespace, name), records every call, and lets a test
-decide what the cluster reports about an app (``pods`` / ``events`` / ready replicas), remove
-objects behind the platform's back, or be unconfigured / unreachable.
+It keeps the objects "applied" per (kind, namespace, name), rendered by the real templates, records
+every call, and lets a test decide what the cluster reports about an app (``pods`` / ``events`` /
+ready replicas / ``log_lines``: lines scripted there are the newest pod's), remove objects behind the
+platform's back, or be unconfigured / unreachable.
 """
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from minicloud.drivers.containers.base import (AppObservation, AppSpec, ClusterNotConfigured, ClusterUnavailable,
-                                               KubernetesError, ProjectSpec)
+                                               KubernetesError, NotFound, ProjectSpec)
+from minicloud.drivers.containers.manifests import ManifestRenderer, ManifestSettings
+
+APP_ID = "minicloud.io/app-id"
 
 
 class StandinCluster:
@@ -21,6 +28,7 @@ class StandinCluster:
         self.ready: dict[str, int] = {}              # k8s_name -> ready replicas (default: all desired)
         self.log_lines: dict[str, list[str]] = {}
         self.fail_deploy: KubernetesError | None = None
+        self.renderer = ManifestRenderer(ManifestSettings())
 
     def _check(self) -> None:
         if not self.configured:
@@ -29,23 +37,10 @@ class StandinCluster:
             raise ClusterUnavailable("connection refused")
 
     def render_project(self, project: ProjectSpec) -> list[dict]:
-        meta = {"name": project.namespace, "labels": {"app.kubernetes.io/managed-by": "minicloud"}}
-        return [{"apiVersion": "v1", "kind": "Namespace", "metadata": meta},
-                {"apiVersion": "v1", "kind": "ResourceQuota",
-                 "metadata": {"name": "minicloud-quota", "namespace": project.namespace},
-                 "spec": {"hard": {"limits.cpu": project.cpu_limit, "limits.memory": project.memory_limit,
-                                   "pods": str(project.max_pods)}}}]
+        return self.renderer.render_project(project)  # the real templates: rendering is not the cluster
 
     def render_app(self, app: AppSpec) -> list[dict]:
-        meta = {"name": app.k8s_name, "namespace": app.namespace, "labels": {"minicloud.io/app-id": app.app_id}}
-        container = {"name": "app", "image": app.image, "ports": [{"containerPort": app.port}],
-                     "env": [{"name": k, "value": v} for k, v in app.env.items()],
-                     "resources": {"limits": {"cpu": app.cpu, "memory": app.memory}}}
-        return [{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
-                 "spec": {"replicas": app.replicas, "template": {"spec": {"containers": [container]}}}},
-                {"apiVersion": "v1", "kind": "Service", "metadata": meta},
-                {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta,
-                 "spec": {"rules": [{"host": app.host}]}}]
+        return self.renderer.render_app(app)
 
     def _store(self, manifests: list[dict]) -> None:
         for m in manifests:
@@ -70,29 +65,36 @@ class StandinCluster:
     def deployment(self, app: AppSpec) -> dict | None:
         return self.objects.get(("Deployment", app.namespace, app.k8s_name))
 
+    def _existing(self, app: AppSpec) -> dict:
+        deployment = self.deployment(app)
+        if deployment is None:
+            raise NotFound("deployments.apps not found", status=404, reason="NotFound")
+        return deployment
+
     def redeploy(self, app: AppSpec) -> dict:
         self._check()
         self.calls.append(("redeploy", app.k8s_name, app.image))
-        deployment = self.deployment(app)
-        if deployment is None:
-            raise KubernetesError("deployments.apps not found", status=404, reason="NotFound")
-        deployment["spec"]["template"]["spec"]["containers"][0]["image"] = app.image
+        deployment = self._existing(app)
+        rendered = self.render_app(app)[0]
+        template = deployment["spec"]["template"]
+        template["spec"]["containers"] = rendered["spec"]["template"]["spec"]["containers"]
+        template.setdefault("metadata", {}).setdefault("annotations", {})["kubectl.kubernetes.io/restartedAt"] = \
+            datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         deployment["spec"]["replicas"] = app.replicas
         return deployment
 
     def scale(self, app: AppSpec, replicas: int) -> None:
         self._check()
         self.calls.append(("scale", app.k8s_name, replicas))
-        deployment = self.deployment(app)
-        if deployment is None:
-            raise KubernetesError("deployments.apps not found", status=404, reason="NotFound")
-        deployment["spec"]["replicas"] = replicas
+        self._existing(app)["spec"]["replicas"] = replicas
 
     def delete(self, app: AppSpec) -> None:
         self._check()
         self.calls.append(("delete", app.k8s_name))
-        for kind in ("Ingress", "Service", "Deployment"):
-            self.objects.pop((kind, app.namespace, app.k8s_name), None)
+        for kind in ("Ingress", "Service", "Deployment"):  # an object of that name that is not this app's stays
+            key = (kind, app.namespace, app.k8s_name)
+            if (self.objects.get(key, {}).get("metadata", {}).get("labels") or {}).get(APP_ID) == app.app_id:
+                del self.objects[key]
 
     def remove_behind_back(self, k8s_name: str) -> None:
         for key in [k for k in self.objects if k[2] == k8s_name]:
@@ -115,7 +117,9 @@ class StandinCluster:
         return self.log_lines.get(app.k8s_name, [])[-tail:]
 
     def existing_apps(self, namespace: str) -> set[str]:
-        return {name for kind, ns, name in self.objects if kind == "Deployment" and ns == namespace}
+        self._check()
+        return {name for (kind, ns, name), obj in self.objects.items() if kind == "Deployment" and ns == namespace
+                and (obj["metadata"].get("labels") or {}).get("app.kubernetes.io/managed-by") == "minicloud"}
 
     def cluster_info(self) -> dict:
         self._check()

@@ -3,7 +3,7 @@
 A small threaded HTTP server on 127.0.0.1 that keeps objects in memory and answers the paths the
 official ``kubernetes`` client uses: create (201, 409 when it exists), read (404), list (label
 selectors of the ``k=v,k2=v2`` form honoured), JSON merge patch (strategic merge is treated as a
-merge patch), delete (404), ``…/scale``, ``…/pods/{name}/log`` and ``/version``. Namespaces work
+merge patch), delete (404; a ``preconditions.uid`` that differs is a 409), ``…/scale``, ``…/pods/{name}/log`` and ``/version``. Namespaces work
 like any other object (kmock could not serve them, which is why this exists). It is not a
 cluster: no controllers, no validation, no cascading delete.
 
@@ -37,6 +37,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from minicloud.drivers.containers.base import AppSpec, ProjectSpec
+
+# A project and an app for the driver tests (tests/integration/test_kubernetes_driver.py, tests/contract/).
+SAMPLE_NS = "mc-0123456789ab"
+SAMPLE_PROJECT = ProjectSpec(namespace=SAMPLE_NS, project_id="0123456789ab4cde8f0123456789abcd", project_name="demo",
+                             cpu_limit="4", memory_limit="8Gi", max_pods=20)
+SAMPLE_APP = AppSpec(app_id="6f1c2a9e-8d3b-4c55-9a1e-2b7c0d4e5f60", namespace=SAMPLE_NS, k8s_name="web-6f1c2a",
+                     host="web.apps.minicloud.test", image="nginx:1.27", port=8080, replicas=2, cpu="250m",
+                     memory="256Mi", env={"GREETING": "hello: world"})
 KINDS = {"namespaces": "Namespace", "resourcequotas": "ResourceQuota", "limitranges": "LimitRange",
          "networkpolicies": "NetworkPolicy", "deployments": "Deployment", "replicasets": "ReplicaSet",
          "services": "Service", "ingresses": "Ingress", "pods": "Pod", "events": "Event"}
@@ -292,6 +301,10 @@ class KubeStandin:
             self.objects[path] = self._stamp(patched)
             return 200, patched
         if request.method == "DELETE":
+            wanted_uid = ((request.body or {}).get("preconditions") or {}).get("uid")
+            if wanted_uid and wanted_uid != current["metadata"].get("uid"):
+                return 409, _status(409, "Conflict", f"Precondition failed: UID in precondition: {wanted_uid}, "
+                                                     f"UID in object meta: {current['metadata'].get('uid')}")
             del self.objects[path]
             return 200, _status(200, "", "deleted") | {"details": {"name": name, "kind": resource}}
         return 405, _status(405, "MethodNotAllowed", "method not allowed")

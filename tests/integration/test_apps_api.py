@@ -64,7 +64,8 @@ def test_deploy_answers_pending_with_the_url_then_runs(auth, work, cluster):
     assert [c[0] for c in cluster.calls[:2]] == ["ensure_project", "deploy"]
     shown = alice.get(f"/api/v1/apps/{app['id']}").json
     assert shown["status"] == "RUNNING" and shown["ready_replicas"] == 2 and shown["message"] == "The app is running."
-    assert [m["kind"] for m in shown["manifests"]] == ["Namespace", "ResourceQuota", "Deployment", "Service", "Ingress"]
+    assert [m["kind"] for m in shown["manifests"]] == ["Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy",
+                                                          "Deployment", "Service", "Ingress"]
     assert shown["env"] == {"GREETING": "안녕"} and isinstance(shown["events"], list)
     listing = alice.get("/api/v1/apps").json
     assert listing["summary"] == {"total": 1, "running": 1} and listing["items"][0]["id"] == app["id"]

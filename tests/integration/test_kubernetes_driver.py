@@ -5,18 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from kube_standin import KubeStandin
+from kube_standin import SAMPLE_APP, SAMPLE_NS, SAMPLE_PROJECT, KubeStandin
 from minicloud.drivers.containers.base import (AppSpec, ClusterNotConfigured, ClusterUnavailable,
                                                KubernetesError, ProjectSpec)
 from minicloud.drivers.containers.kubernetes import KubernetesDriver
 from minicloud.drivers.containers.manifests import ManifestSettings
 
-NS = "mc-0123456789ab"
-PROJECT = ProjectSpec(namespace=NS, project_id="0123456789ab4cde8f0123456789abcd", project_name="demo",
-                      cpu_limit="4", memory_limit="8Gi", max_pods=20)
-APP = AppSpec(app_id="6f1c2a9e-8d3b-4c55-9a1e-2b7c0d4e5f60", namespace=NS, k8s_name="web-6f1c2a",
-              host="web.apps.minicloud.test", image="nginx:1.27", port=8080, replicas=2, cpu="250m",
-              memory="256Mi", env={"GREETING": "hello: world"})
+NS, PROJECT, APP = SAMPLE_NS, SAMPLE_PROJECT, SAMPLE_APP
 DEPLOYMENTS = f"/apis/apps/v1/namespaces/{NS}/deployments"
 SERVICES = f"/api/v1/namespaces/{NS}/services"
 INGRESSES = f"/apis/networking.k8s.io/v1/namespaces/{NS}/ingresses"
@@ -166,16 +161,31 @@ def test_scale_patches_the_scale_subresource(kube: KubeStandin, driver: Kubernet
 def test_delete_removes_ingress_service_deployment_and_tolerates_missing(kube: KubeStandin,
                                                                           driver: KubernetesDriver) -> None:
     _deployed(driver, kube)
+    uids = {path: kube.object(kind, APP.k8s_name, NS)["metadata"]["uid"]
+            for kind, path in (("Ingress", INGRESSES), ("Service", SERVICES), ("Deployment", DEPLOYMENTS))}
     driver.delete(APP)
-    expected = [("DELETE", f"{INGRESSES}/{APP.k8s_name}"), ("DELETE", f"{SERVICES}/{APP.k8s_name}"),
-                ("DELETE", f"{DEPLOYMENTS}/{APP.k8s_name}")]
+    expected = [(method, f"{path}/{APP.k8s_name}") for path in uids for method in ("GET", "DELETE")]
     assert kube.calls() == expected
-    assert kube.requests[-1].body["propagationPolicy"] in ("Foreground", "Background")
+    deletes = [r for r in kube.requests if r.method == "DELETE"]
+    assert all(r.body["propagationPolicy"] in ("Foreground", "Background") for r in deletes)
+    assert [r.body["preconditions"]["uid"] for r in deletes] == list(uids.values())  # only what it read
     assert driver.existing_apps(NS) == set()
     kube.clear_requests()
     driver.delete(APP)   # again: everything already gone (404s) is fine
-    assert kube.calls() == expected
+    assert kube.calls() == [("GET", f"{path}/{APP.k8s_name}") for path in uids]
     assert [c.status for c in driver.last_calls] == [404, 404, 404]
+
+
+def test_delete_leaves_an_object_of_the_same_name_that_is_not_the_apps(kube: KubeStandin,
+                                                                       driver: KubernetesDriver) -> None:
+    _deployed(driver, kube)
+    kube.put_object({"kind": "Service", "apiVersion": "v1",
+                     "metadata": {"name": APP.k8s_name, "namespace": NS, "labels": {"team": "hand-made"}}})
+    kube.clear_requests()
+    driver.delete(APP)
+    assert ("DELETE", f"{SERVICES}/{APP.k8s_name}") not in kube.calls()
+    assert kube.object("Service", APP.k8s_name, NS)["metadata"]["labels"] == {"team": "hand-made"}
+    assert kube.object("Deployment", APP.k8s_name, NS) is None and kube.object("Ingress", APP.k8s_name, NS) is None
 
 
 def test_delete_reports_a_refusal(kube: KubeStandin, driver: KubernetesDriver) -> None:

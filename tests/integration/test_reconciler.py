@@ -58,7 +58,8 @@ def test_orphans_are_listed_for_admins_and_one_listing_per_host(auth, compute, c
     cloud.calls.clear()
     [report] = run_pass()
     assert report["orphan_domains"] == ["mc-left-behind"]
-    assert report["orphan_volumes"] == ["mc-left-behind-disk.qcow2"]  # the instance's own volumes are not orphans
+    assert report["orphan_volumes"] == ["mc-left-behind-disk.qcow2", "mc-left-behind-seed.iso"]  # the instance's own
+    # volumes are not orphans
     assert [c[1] for c in cloud.calls].count("list_domains") == 1
     [row] = services.hosts.reports()
     assert row["reachable"] and row["orphan_domains"] == ["mc-left-behind"]

@@ -23,10 +23,13 @@ import pytest
 from minicloud.drivers.compute.base import (
     DOMAIN_PREFIX,
     ComputeError,
+    DomainNotFound,
+    ForeignDomain,
     GpuDevice,
     HostUnavailable,
     InstanceSpec,
     NicSpec,
+    WrongState,
 )
 from minicloud.drivers.compute.libvirt import LibvirtDriver, ensure_isolated_network, isolated_network_possible
 from conftest import free_port
@@ -188,7 +191,7 @@ def test_create_starts_a_defined_but_stopped_domain_and_stop_forces_off(driver, 
     assert f"reboot({name}, ACPI_POWER_BTN)" in driver.last_calls
     wait_console(driver, name, r"MINICLOUD-SEED instance-id=", count=3)
     assert driver.state(name) == "running"
-    with pytest.raises(ComputeError, match="Stop"):
+    with pytest.raises(WrongState, match="Stop"):
         driver.resize(name, 1, 256)
     driver.delete(name)
     assert driver.state(name) is None and our_volumes(driver, name) == []
@@ -316,7 +319,7 @@ def test_a_changed_image_under_the_same_name_is_refused(driver, tiny_image, libv
 
 
 def test_errors_people_can_act_on(driver, tiny_image):
-    with pytest.raises(ComputeError, match="does not exist"):
+    with pytest.raises(DomainNotFound, match="does not exist"):
         driver.start(f"{DOMAIN_PREFIX}{uuid.uuid4()}")
     assert driver.state(f"{DOMAIN_PREFIX}{uuid.uuid4()}") is None
     assert driver.addresses(f"{DOMAIN_PREFIX}{uuid.uuid4()}") == []
@@ -324,7 +327,7 @@ def test_errors_people_can_act_on(driver, tiny_image):
                       initrd_path=None)
     with pytest.raises(ComputeError, match="missing its disk file"):
         driver.create(make_spec(driver, tiny_image, image=missing))
-    with pytest.raises(ComputeError, match="not a minicloud domain"):
+    with pytest.raises(ForeignDomain, match="not a minicloud domain"):
         driver.delete("someone-elses-vm")
 
 
@@ -391,5 +394,5 @@ def test_typing_on_the_serial_console_reaches_the_guest_shell(driver, tiny_image
     driver.console_send(spec.domain_name, "echo typed-$((6*7))\r")
     wait_console(driver, spec.domain_name, r"typed-42", timeout=30)
     driver.delete(spec.domain_name)
-    with pytest.raises(ComputeError):
+    with pytest.raises(DomainNotFound):
         driver.console_send(spec.domain_name, "echo gone\r")

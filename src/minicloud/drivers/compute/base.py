@@ -1,10 +1,23 @@
-"""The compute driver contract (in the spirit of Nova's virt/driver.py).
+"""The compute driver contract (in the manner of Nova's virt/driver.py).
 
-A driver talks to one hypervisor host. Every method is idempotent: called again
-after a crash or a retried job, it converges on the state its docstring
-promises instead of failing because part of the work was already done. A host
-that cannot be reached raises ``HostUnavailable``; anything the caller could fix
-(a bad image, no room) raises ``ComputeError`` with a message for people.
+A driver talks to one hypervisor host. Each method's docstring below says what holds
+afterwards, what it raises and whether a repeat is safe; ``tests/contract/test_compute_contract.py``
+holds every implementation (the libvirt driver on ``test:///default`` and on ``qemu:///system``,
+and the stand-in under ``tests/``) to it.
+
+Repeats: every method converges. Called again after a crash or a retried job, it ends in the
+state its docstring promises instead of failing because part of the work was already done
+(start of a running domain, stop of a stopped one, delete of a deleted one are no-ops).
+
+Errors, all ``ComputeError`` (a message for people) so a caller may catch that one class:
+- ``HostUnavailable``: the host cannot be reached (libvirtd down, URI wrong, connection broke).
+  Nothing is known to have changed; a retry later is the remedy.
+- ``DomainNotFound``: an operation on one domain found no such domain.
+- ``WrongState``: the domain is not in a state that allows the operation (resize of a running
+  one, typing on the console of a stopped one). Nothing changed.
+- ``ForeignDomain``: the name does not start with ``DOMAIN_PREFIX``. The driver never changes
+  a domain that is not minicloud's; reads treat such a name as absent.
+- plain ``ComputeError``: anything else a person can act on (a bad image, no room, a refusal).
 
 Names: minicloud's domains and volumes all start with ``DOMAIN_PREFIX`` so that
 the reconciler can tell ours from anything else on the host.
@@ -23,6 +36,18 @@ class ComputeError(Exception):
 
 class HostUnavailable(ComputeError):
     """The hypervisor host could not be reached (libvirtd down, URI wrong)."""
+
+
+class DomainNotFound(ComputeError):
+    """There is no domain of that name on the host."""
+
+
+class WrongState(ComputeError):
+    """The domain's state does not allow the operation (the message says which state is needed)."""
+
+
+class ForeignDomain(ComputeError):
+    """The name is not a minicloud domain's (no ``DOMAIN_PREFIX``): the driver leaves it alone."""
 
 
 @dataclass(frozen=True)
@@ -100,46 +125,89 @@ class Artefacts:
 
 
 class ComputeDriver(Protocol):
+    """One hypervisor host. Every method may raise ``HostUnavailable`` (except ``console_log`` on
+    a local host, which reads the log file libvirt writes and needs no connection)."""
+
     def host_info(self) -> HostInfo:
-        """Capacity, domain type and GPUs of the host, read from the hypervisor now."""
+        """Capacity, domain type and GPUs of the host, read from the hypervisor now.
+
+        Afterwards: nothing changed. ``vcpus >= 1``, ``0 <= free_ram_mib <= ram_mib``,
+        ``domain_type`` is "kvm" or "qemu". Raises HostUnavailable. Repeat: safe (reads only)."""
 
     def create(self, spec: InstanceSpec) -> Artefacts:
         """Afterwards the base volume, the qcow2 overlay, the NoCloud seed volume and the domain
-        exist and the domain is running. Parts already present are reused, not duplicated."""
+        exist and the domain is running (``state`` says "running", ``list_domains`` and
+        ``list_volumes`` show it and its ``-disk.qcow2`` / ``-seed.iso`` volumes).
+
+        Raises ForeignDomain (name without the prefix; nothing is touched), ComputeError (a
+        missing image file, an image changed under the same name, no room), HostUnavailable.
+        Repeat: safe. Parts already present are reused, not duplicated; a domain already defined
+        is not redefined (its current definition stays) and is started when it is stopped."""
 
     def start(self, domain_name: str) -> None:
-        """Afterwards the domain is running (already running is fine)."""
+        """Afterwards the domain is running (a paused one is resumed).
+
+        Raises DomainNotFound, ForeignDomain, HostUnavailable. Repeat: safe (running is a no-op)."""
 
     def stop(self, domain_name: str, timeout: float) -> None:
-        """Afterwards the domain is shut off: ACPI shutdown first, forced off after ``timeout`` seconds."""
+        """Afterwards the domain is shut off: ACPI shutdown first, forced off after ``timeout`` seconds
+        (``timeout`` 0: forced off at once). The definition and the volumes stay.
+
+        Raises DomainNotFound, ForeignDomain, HostUnavailable. Repeat: safe (shut off is a no-op)."""
 
     def reboot(self, domain_name: str) -> None:
-        """The guest was asked to reboot (ACPI); it stays defined and running."""
+        """Afterwards the domain is running: a running guest was asked to reboot (ACPI) and stays
+        defined and running; a shut-off one is started (reboot converges on "running").
+
+        Raises DomainNotFound, ForeignDomain, HostUnavailable. Repeat: safe (each call asks the
+        guest for one more reboot; the state stays "running")."""
 
     def resize(self, domain_name: str, vcpus: int, ram_mib: int) -> str:
-        """The stopped domain's definition has ``vcpus`` and ``ram_mib``; returns the new domain XML."""
+        """Afterwards the shut-off domain's definition has ``vcpus`` vCPUs and ``ram_mib`` MiB
+        (``<memory>`` and ``<currentMemory>``, in KiB); it stays shut off. Returns the new domain
+        XML (``<vcpu>`` = vcpus, ``<memory unit='KiB'>`` = ram_mib * 1024).
+
+        Raises WrongState when the domain is not shut off (running or paused: stop it first;
+        nothing changed), DomainNotFound, ForeignDomain, HostUnavailable. Repeat: safe (same size)."""
 
     def delete(self, domain_name: str) -> None:
-        """Afterwards neither the domain nor its overlay nor its seed volume exists (absent is fine)."""
+        """Afterwards neither the domain (forced off first when running) nor its overlay nor its seed
+        volume nor its console log exists; the shared base volume stays.
+
+        Raises ForeignDomain for a name without the prefix (the domain is left alone),
+        HostUnavailable. Repeat: safe (absent is fine: a name that does not exist is a no-op)."""
 
     def state(self, domain_name: str) -> str | None:
-        """"running", "shutoff", "paused", "crashed", ... or None when there is no such domain."""
+        """"running", "shutoff", "paused", "crashed", ... or None when there is no such domain of ours
+        (a foreign name is None too). Raises HostUnavailable. Repeat: safe (reads only)."""
 
     def list_domains(self) -> dict[str, str]:
-        """Every domain of ours on the host (name -> state), in one listing."""
+        """Every domain of ours on the host (name -> state, as ``state`` says), in one listing;
+        foreign domains are left out. Raises HostUnavailable. Repeat: safe (reads only)."""
 
     def list_volumes(self) -> list[str]:
-        """Every volume of ours in the host's pool."""
+        """Every volume of ours in the host's pool, sorted: ``<domain>-disk.qcow2`` and
+        ``<domain>-seed.iso`` per domain, and the shared ``mc-base-*`` images.
+        Raises HostUnavailable. Repeat: safe (reads only)."""
 
     def domain_xml(self, domain_name: str) -> str | None:
-        """The domain's current definition, or None when it does not exist."""
+        """The domain's current definition (``<name>`` is the domain's, ``<vcpu>`` and ``<memory>``
+        its size), or None when there is no such domain of ours.
+        Raises HostUnavailable. Repeat: safe (reads only)."""
 
     def console_log(self, domain_name: str, max_bytes: int = 65536) -> str:
-        """The tail of the guest's serial console output ("" when there is none yet)."""
+        """The tail (at most ``max_bytes``) of the guest's serial console output; "" when there is
+        none (not booted yet, deleted, never existed, or a remote host). Raises ComputeError when the
+        log cannot be read. Repeat: safe (reads only)."""
 
     def console_send(self, domain_name: str, text: str) -> None:
         """``text`` was typed on the guest's serial console (over the hypervisor's console stream);
-        what the guest answers appears in ``console_log``."""
+        what the guest answers appears in ``console_log``.
+
+        Raises WrongState when the domain is not running, DomainNotFound, ForeignDomain,
+        HostUnavailable, ComputeError (the console cannot be opened). Repeat: types the text again."""
 
     def addresses(self, domain_name: str) -> list[str]:
-        """The guest's IPv4 addresses as the hypervisor knows them (DHCP leases), possibly empty."""
+        """The running guest's IPv4 addresses as the hypervisor knows them (DHCP leases), possibly
+        empty; [] for a shut-off or absent domain (or a foreign name).
+        Raises HostUnavailable. Repeat: safe (reads only)."""

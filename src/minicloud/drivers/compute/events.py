@@ -66,7 +66,8 @@ class LifecycleWatcher:
                 log.exception("lifecycle callback failed for %s", name)
 
     def ensure(self) -> bool:
-        """Afterwards the watcher is subscribed on a live connection; False when the host is unreachable."""
+        """Afterwards the watcher is subscribed on a live connection; False when the host is unreachable
+        (never raises). Repeat: safe (a live subscription is kept, a dropped one replaced)."""
         _ensure_event_loop()
         with self._lock:
             if self._conn is not None:
@@ -89,7 +90,7 @@ class LifecycleWatcher:
             return True
 
     def close(self) -> None:
-        """Afterwards no more events are delivered and the connection is closed."""
+        """Afterwards no more events are delivered and the connection is closed. Repeat: safe."""
         with self._lock:
             if self._conn is None:
                 return

@@ -45,11 +45,14 @@ from .base import (
     DOMAIN_PREFIX,
     Artefacts,
     ComputeError,
+    DomainNotFound,
+    ForeignDomain,
     GpuDevice,
     HostInfo,
     HostUnavailable,
     ImageSpec,
     InstanceSpec,
+    WrongState,
 )
 from .seed import build_iso, default_mac, render_seed
 
@@ -274,7 +277,10 @@ class LibvirtDriver:
             return self._name_locks.setdefault(name, threading.Lock())
 
     def _lookup_domain(self, name: str) -> libvirt.virDomain | None:
+        """Our domain ``name``, or None when it is missing or not ours (a foreign name is never looked up)."""
         conn = self.connection()
+        if not name.startswith(DOMAIN_PREFIX):
+            return None
         try:
             self._record(f"lookupByName({name})")
             return conn.lookupByName(name)
@@ -471,8 +477,7 @@ class LibvirtDriver:
 
     def create(self, spec: InstanceSpec) -> Artefacts:
         calls = self._begin()
-        if not spec.domain_name.startswith(DOMAIN_PREFIX):
-            raise ComputeError(f"Domain names must start with {DOMAIN_PREFIX!r}: {spec.domain_name!r}.")
+        _require_ours(spec.domain_name, "create")
         with self._name_lock(spec.domain_name):
             domain_type = self.domain_type()
             pool = self._pool()
@@ -524,19 +529,20 @@ class LibvirtDriver:
                     return
                 raise
 
-    def _require(self, name: str) -> libvirt.virDomain:
+    def _require(self, name: str, action: str) -> libvirt.virDomain:
+        _require_ours(name, action)
         dom = self._lookup_domain(name)
         if dom is None:
-            raise ComputeError(f"The mini PC {name} does not exist on {self.uri}.")
+            raise DomainNotFound(f"The mini PC {name} does not exist on {self.uri}.")
         return dom
 
     def start(self, domain_name: str) -> None:
         self._begin()
-        self._start(self._require(domain_name), domain_name)
+        self._start(self._require(domain_name, "start"), domain_name)
 
     def stop(self, domain_name: str, timeout: float) -> None:
         self._begin()
-        dom = self._require(domain_name)
+        dom = self._require(domain_name, "stop")
         with self._errors(f"Could not stop the mini PC {domain_name}"):
             if not dom.isActive():
                 return
@@ -561,7 +567,7 @@ class LibvirtDriver:
 
     def reboot(self, domain_name: str) -> None:
         self._begin()
-        dom = self._require(domain_name)
+        dom = self._require(domain_name, "reboot")
         with self._errors(f"Could not reboot the mini PC {domain_name}"):
             if not dom.isActive():  # nothing to reboot: converge on "running"
                 self._start(dom, domain_name)
@@ -571,11 +577,11 @@ class LibvirtDriver:
 
     def resize(self, domain_name: str, vcpus: int, ram_mib: int) -> str:
         self._begin()
-        dom = self._require(domain_name)
+        dom = self._require(domain_name, "resize")
         config = libvirt.VIR_DOMAIN_AFFECT_CONFIG
         with self._errors(f"Could not resize the mini PC {domain_name}"):
             if dom.isActive():
-                raise ComputeError(f"Stop the mini PC {domain_name} before resizing it.")
+                raise WrongState(f"Stop the mini PC {domain_name} before resizing it.")
             self._record(f"setVcpusFlags({domain_name}, {vcpus}, MAXIMUM|CONFIG)")
             dom.setVcpusFlags(int(vcpus), libvirt.VIR_DOMAIN_VCPU_MAXIMUM | config)
             self._record(f"setVcpusFlags({domain_name}, {vcpus}, CONFIG)")
@@ -590,8 +596,7 @@ class LibvirtDriver:
 
     def delete(self, domain_name: str) -> None:
         self._begin()
-        if not domain_name.startswith(DOMAIN_PREFIX):
-            raise ComputeError(f"Refusing to delete {domain_name!r}: not a minicloud domain.")
+        _require_ours(domain_name, "delete")
         with self._name_lock(domain_name):
             dom = self._lookup_domain(domain_name)
             if dom is not None:
@@ -716,9 +721,11 @@ class LibvirtDriver:
 
     def console_send(self, domain_name: str, text: str) -> None:
         self._begin()
-        dom = self._require(domain_name)
+        dom = self._require(domain_name, "type on the console of")
         conn = self.connection()
         with self._errors(f"Could not type on the console of {domain_name}"):
+            if not dom.isActive():
+                raise WrongState(f"The mini PC {domain_name} is not running: start it to use its console.")
             stream = conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
             self._record(f"openConsole({domain_name}, FORCE)")
             dom.openConsole(None, stream, libvirt.VIR_DOMAIN_CONSOLE_FORCE)
@@ -821,6 +828,13 @@ def _ensure_isolated(conn: libvirt.virConnect, name: str, bridge: str, cidr: str
 
 
 # --------------------------------------------------------------------------- helpers
+
+def _require_ours(name: str, action: str) -> None:
+    """ForeignDomain unless ``name`` is a minicloud domain's: the driver changes nothing else."""
+    if not name.startswith(DOMAIN_PREFIX):
+        raise ForeignDomain(f"Refusing to {action} {name!r}: not a minicloud domain "
+                            f"(its name does not start with {DOMAIN_PREFIX!r}).")
+
 
 def _console_exchange(stream: libvirt.virStream, data: bytes) -> None:
     """Send ``data`` on a non-blocking console stream, then wait (up to CONSOLE_ECHO_SECONDS) for

@@ -1,12 +1,21 @@
 """The container driver contract: a project's namespace and its apps on Kubernetes.
 
 A driver renders the manifests from ``configs/k8s/*.yaml.j2`` (files students can read) and
-applies them with the official ``kubernetes`` client. Every method is idempotent (a retried
-job converges) and raises:
+applies them with the official ``kubernetes`` client. Each method's docstring below says what
+holds afterwards, what it raises and whether a repeat is safe;
+``tests/contract/test_container_contract.py`` holds the Kubernetes driver (through the HTTP
+stand-in of the API server) and the in-memory stand-in under ``tests/`` to it.
+
+Repeats: every method converges (a retried job ends where the first would have); the rendering
+methods contact nothing and never raise the errors below.
+
+Errors, all ``KubernetesError`` (with ``status`` and ``reason``):
 - ``ClusterNotConfigured`` when no cluster is configured (no KUBECONFIG, no ~/.kube/config, not
   in a pod) — the API answers 503 saying how to connect one;
 - ``ClusterUnavailable`` when the API server cannot be reached or answers 5xx (→ 503);
-- ``KubernetesError`` (with ``status`` and ``reason``) for anything else the cluster refused.
+- ``NotFound`` (status 404) when the object the call changes does not exist (redeploy and scale
+  of an app whose Deployment is gone);
+- ``KubernetesError`` for anything else the cluster refused (403 forbidden, 422 invalid, 409 …).
 
 Names: everything an app owns carries the labels ``app.kubernetes.io/managed-by: minicloud``,
 ``minicloud.io/app-id: <app uuid>`` and is named ``AppSpec.k8s_name`` in the namespace
@@ -29,6 +38,10 @@ class KubernetesError(Exception):
         super().__init__(message)
         self.status = status
         self.reason = reason
+
+
+class NotFound(KubernetesError):
+    """The object the request named does not exist (HTTP 404)."""
 
 
 class ClusterUnavailable(KubernetesError):
@@ -79,42 +92,59 @@ class AppObservation:
 
 
 class ContainerDriver(Protocol):
+    """A project's namespace and its apps. Every method except ``render_*`` may raise
+    ClusterNotConfigured and ClusterUnavailable; nothing changed when they are raised before the
+    first request (for ``deploy`` see its own rollback)."""
+
     def render_project(self, project: ProjectSpec) -> list[dict]:
-        """The manifests of a project's namespace: Namespace, ResourceQuota, LimitRange, NetworkPolicy."""
+        """The manifests of a project's namespace: Namespace, ResourceQuota, LimitRange, NetworkPolicy
+        (apply order). Contacts nothing, raises nothing about the cluster. Repeat: same result."""
 
     def render_app(self, app: AppSpec) -> list[dict]:
-        """The manifests of an app: Deployment, Service, Ingress (in apply order)."""
+        """The manifests of an app: Deployment, Service, Ingress (apply order), each labelled with
+        ``minicloud.io/app-id``. Contacts nothing, raises nothing about the cluster. Repeat: same result."""
 
     def ensure_project(self, project: ProjectSpec) -> list[dict]:
         """Afterwards the namespace and its quota, limits and network policy exist as rendered
-        (created, or patched when they differ). Returns the manifests applied."""
+        (created, or patched when they differ). Returns the manifests applied (``render_project``'s).
+        Raises KubernetesError for a refusal. Repeat: safe (only what differs is patched)."""
 
     def deploy(self, project: ProjectSpec, app: AppSpec) -> list[dict]:
         """Afterwards the app's Deployment, Service and Ingress exist as rendered, created in that
-        order (an existing one is patched). If a step fails, the objects THIS call created are
-        deleted again and the error is raised. Returns the manifests applied."""
+        order (an existing one is patched); ``observe`` sees them. Returns the manifests applied
+        (``render_app``'s). If a step fails, the objects THIS call created are deleted again and the
+        error (KubernetesError, ClusterUnavailable for 5xx) is raised; objects that existed before stay.
+        Repeat: safe (patches what differs)."""
 
     def redeploy(self, app: AppSpec) -> dict:
-        """Patch the Deployment's image/env/replicas (a rollout, not delete and create); also stamps a
-        restart annotation so the same image rolls out again. Raises KubernetesError(404) when gone."""
+        """Afterwards the Deployment has the app's image, env (removed variables gone) and replicas and
+        a fresh restart annotation (``kubectl.kubernetes.io/restartedAt`` in its pod template), so the
+        same image rolls out again: a patch, never delete and create. Returns the Deployment.
+        Raises NotFound (404) when the Deployment is gone. Repeat: safe (one more rollout)."""
 
     def scale(self, app: AppSpec, replicas: int) -> None:
-        """Afterwards the Deployment asks for ``replicas`` (patch of the scale). 404 when gone."""
+        """Afterwards the Deployment asks for ``replicas`` pods (a patch of its scale).
+        Raises NotFound (404) when the Deployment is gone. Repeat: safe."""
 
     def delete(self, app: AppSpec) -> None:
-        """Afterwards none of the app's objects exist (Ingress, Service, Deployment; missing is fine)."""
+        """Afterwards none of the app's objects exist (Ingress, Service, Deployment; Kubernetes removes
+        the pods in the background). An object of the app's name that is not this app's (no
+        ``minicloud.io/app-id`` label with its id) is left alone. Raises KubernetesError for a
+        refusal. Repeat: safe (missing is fine)."""
 
     def observe(self, app: AppSpec) -> AppObservation:
         """The app's Deployment (None when gone), its Pods (label ``minicloud.io/app-id``) and the
-        recent Events about the Deployment, its ReplicaSets and Pods, oldest first. Reads only."""
+        recent Events about the Deployment, its ReplicaSets and Pods, oldest first; whether its
+        Service and Ingress exist. Reads only. Repeat: safe."""
 
     def logs(self, app: AppSpec, tail: int) -> list[str]:
         """The last ``tail`` log lines of the app's newest Pod ([] when it has none yet, or its
-        container has not started)."""
+        container has not started). Reads only. Repeat: safe."""
 
     def existing_apps(self, namespace: str) -> set[str]:
-        """The k8s names of Deployments labelled as minicloud apps in the namespace."""
+        """The k8s names of the Deployments labelled as minicloud's (``app.kubernetes.io/managed-by:
+        minicloud``) in the namespace; others are left out. Reads only. Repeat: safe."""
 
     def cluster_info(self) -> dict:
         """{"server": API server URL, "version": "1.31", "source": "kubeconfig|in-cluster"}; raises
-        ClusterNotConfigured / ClusterUnavailable."""
+        ClusterNotConfigured / ClusterUnavailable. Reads only. Repeat: safe."""

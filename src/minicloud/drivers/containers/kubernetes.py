@@ -30,7 +30,7 @@ from minicloud.config import ConfigError
 from minicloud.drivers.calls import RecordedCall
 from minicloud.drivers.calls import public as _public
 from minicloud.drivers.containers.base import (AppObservation, AppSpec, ClusterNotConfigured,
-                                               ClusterUnavailable, KubernetesError, ProjectSpec)
+                                               ClusterUnavailable, KubernetesError, NotFound, ProjectSpec)
 from minicloud.drivers.containers.manifests import TEMPLATE_DIR, ManifestRenderer, ManifestSettings
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -157,7 +157,7 @@ class KubernetesDriver:
     def redeploy(self, app: AppSpec) -> dict:
         """Afterwards the Deployment has the app's image, env and replicas and a fresh
         ``restartedAt`` annotation, so Kubernetes rolls out new pods even for the same image (one
-        PATCH, never delete and create). Returns the patched Deployment; KubernetesError(404) when
+        PATCH, never delete and create). Returns the patched Deployment; NotFound (404) when
         the Deployment is gone."""
         deployment = self.render_app(app)[0]
         restarted_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -176,17 +176,22 @@ class KubernetesDriver:
     @_public
     def scale(self, app: AppSpec, replicas: int) -> None:
         """Afterwards the Deployment asks for ``replicas`` pods (a PATCH of its scale
-        subresource). KubernetesError(404) when the Deployment is gone."""
+        subresource). NotFound (404) when the Deployment is gone."""
         path = f"{COLLECTIONS['Deployment'].format(ns=app.namespace)}/{app.k8s_name}/scale"
         self._call("PATCH", path, body={"spec": {"replicas": int(replicas)}}, content_type=MERGE_PATCH)
 
     @_public
     def delete(self, app: AppSpec) -> None:
         """Afterwards none of the app's Ingress, Service, Deployment exist (already missing is fine);
-        the Deployment's pods are removed by Kubernetes in the background."""
+        the Deployment's pods are removed by Kubernetes in the background. Each object is read first:
+        one of the app's name that is not this app's (its ``minicloud.io/app-id`` label differs) is
+        left alone, and the delete names the uid it read as a precondition, so an object replaced
+        meanwhile is not deleted either (409)."""
         for kind in ("Ingress", "Service", "Deployment"):
             path = f"{COLLECTIONS[kind].format(ns=app.namespace)}/{app.k8s_name}"
-            self._delete(path)
+            current = self._read(path)
+            if current is not None and (current["metadata"].get("labels") or {}).get(APP_ID) == app.app_id:
+                self._delete(path, uid=current["metadata"].get("uid"))
 
     @_public
     def observe(self, app: AppSpec) -> AppObservation:
@@ -253,11 +258,14 @@ class KubernetesDriver:
             self._call("PATCH", _object_path(manifest), body=manifest, content_type=MERGE_PATCH)
         return False
 
-    def _delete(self, path: str) -> None:
-        """Delete one object (propagation Background); already missing is fine."""
+    def _delete(self, path: str, uid: str | None = None) -> None:
+        """Delete one object (propagation Background; only while its uid is ``uid`` when given);
+        already missing is fine."""
+        options = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+        if uid:
+            options["preconditions"] = {"uid": uid}
         try:
-            self._call("DELETE", path, body={"kind": "DeleteOptions", "apiVersion": "v1",
-                                             "propagationPolicy": "Background"})
+            self._call("DELETE", path, body=options)
         except KubernetesError as error:
             if error.status != 404:
                 raise
@@ -374,6 +382,8 @@ class KubernetesDriver:
             return ClusterUnavailable(f"Kubernetes API unreachable: {message}")
         if status >= 500:
             return ClusterUnavailable(f"Kubernetes API error {status}: {message}", status, k8s_reason)
+        if status == 404:
+            return NotFound(f"Kubernetes refused the request ({status}): {message}", status, k8s_reason)
         return KubernetesError(f"Kubernetes refused the request ({status}): {message}", status, k8s_reason)
 
 
