@@ -340,7 +340,7 @@ class Instances:
         out["operation_id"] = job["id"]
         return out
 
-    # -- for the jobs ----------------------------------------------------------------------------
+    # -- the jobs' and the reconciler's transitions -----------------------------------------------
     @contextmanager
     def lock(self, instance_id: uuid.UUID | str) -> Iterator[None]:
         """One job at a time per instance (a session advisory lock on a connection of its own)."""
@@ -352,7 +352,7 @@ class Instances:
                 conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))",
                              (f"minicloud:instance:{instance_id}",))
 
-    def move(self, instance_id: uuid.UUID | str, from_states: tuple[str, ...], to_state: str, **fields) -> bool:
+    def _move(self, instance_id: uuid.UUID | str, from_states: tuple[str, ...], to_state: str, **fields) -> bool:
         """``state = to_state`` (plus ``fields``) when the state is one of ``from_states``; False otherwise."""
         sets = ["state = %(to)s", "updated_at = now()"]
         params = {"id": instance_id, "from": list(from_states), "to": to_state}
@@ -362,12 +362,81 @@ class Instances:
         return self.db.execute(f"UPDATE instances SET {', '.join(sets)} WHERE id = %(id)s AND state = ANY(%(from)s)",
                                params) == 1
 
+    def place(self, instance: dict) -> Placement:
+        """pending -> building on the host placement chooses now, with its GPUs assigned and its NIC planned,
+        in one transaction under the placement lock. Raises ``NoRoom``, ``NoFreePort``, or ``HostUnavailable``
+        when no host answers; the instance stays unplaced then."""
+        infos = self.services.hosts.infos()
+        with self.db.connection() as conn:
+            placement = self.services.hosts.choose(conn, instance, infos)
+            host = placement.host
+            for gpu in placement.gpus:
+                conn.execute("INSERT INTO gpu_assignments (host_id, address, instance_id) VALUES (%s, %s, %s)",
+                             (host["id"], gpu.address, instance["id"]))
+            conn.execute("UPDATE instances SET host_id = %s, updated_at = now() WHERE id = %s",
+                         (host["id"], instance["id"]))
+            nic = self.services.networking.plan_nic(conn, instance, host)
+            conn.execute("UPDATE instances SET nic = %s, state = 'building', updated_at = now()"
+                         " WHERE id = %s AND state IN ('pending', 'building')",
+                         (Jsonb(self.services.networking.as_json(nic)), instance["id"]))
+        return placement
+
+    def building(self, instance_id: uuid.UUID | str) -> bool:
+        """pending -> building for an instance placed before (a create job run again)."""
+        return self._move(instance_id, ("pending",), "building")
+
+    def built(self, instance_id: uuid.UUID | str, artefacts: dict, addresses: list[str]) -> bool:
+        """building -> running, with what the driver rendered and the guest's addresses."""
+        return self._move(instance_id, ("building",), "running", artefacts=artefacts, addresses=addresses,
+                          status_key=None, status_reason=None)
+
+    def started(self, instance_id: uuid.UUID | str) -> bool:
+        """starting -> running (an instance started from ``error`` forgets why it was there)."""
+        return self._move(instance_id, ("starting",), "running", status_key=None, status_reason=None)
+
+    def stopped(self, instance_id: uuid.UUID | str) -> bool:
+        return self._move(instance_id, ("stopping",), "stopped")
+
+    def rebooted(self, instance_id: uuid.UUID | str) -> bool:
+        return self._move(instance_id, ("rebooting",), "running")
+
+    def resized(self, instance_id: uuid.UUID | str, artefacts: dict) -> bool:
+        """resizing -> stopped, with the domain XML the driver redefined."""
+        return self._move(instance_id, ("resizing",), "stopped", artefacts=artefacts)
+
+    def undo_resize(self, instance_id: uuid.UUID | str, previous: dict) -> None:
+        """Give the growth a failed resize reserved back: the vCPUs, RAM and template it had before."""
+        self.db.execute("UPDATE instances SET vcpus = %s, ram_mib = %s, template_id = %s WHERE id = %s",
+                        (previous["vcpus"], previous["ram_mib"], previous["template_id"], instance_id))
+
+    def deleted(self, instance_id: uuid.UUID | str) -> None:
+        """deleting -> deleted, its GPUs free again (its domain and volumes are gone)."""
+        with self.db.connection() as conn:
+            conn.execute("DELETE FROM gpu_assignments WHERE instance_id = %s", (instance_id,))
+            conn.execute("UPDATE instances SET state = 'deleted', updated_at = now()"
+                         " WHERE id = %s AND state = 'deleting'", (instance_id,))
+
     def fail(self, instance_id: uuid.UUID | str, key: str, cause: str,
              from_states: tuple[str, ...] = LIVE_STATES) -> None:
         """-> error, with a catalog key and the cause a person can read, when the state is one of ``from_states``
         (a job passes the states it works on, so a failing create does not undo a delete asked for meanwhile)."""
         self.db.execute("UPDATE instances SET state = 'error', status_key = %s, status_reason = %s, updated_at = now()"
                         " WHERE id = %s AND state = ANY(%s)", (key, cause[:1000], instance_id, list(from_states)))
+
+    def live_on(self, host_id: uuid.UUID) -> list[dict]:
+        """id, domain_name and state of every instance placed on the host and not deleted."""
+        return self.db.fetchall("SELECT id, domain_name, state FROM instances WHERE host_id = %s"
+                                " AND state <> 'deleted'", (host_id,))
+
+    def domain_names(self) -> set[str]:
+        """The domains that instances not deleted own, on any host."""
+        rows = self.db.fetchall("SELECT domain_name FROM instances WHERE state <> 'deleted'")
+        return {r["domain_name"] for r in rows}
+
+    def follow_domain(self, instance_id: uuid.UUID, from_state: str, to_state: str, key: str | None) -> bool:
+        """The reconciler: ``from_state`` -> ``to_state`` (``key`` says why, e.g. "instance.domain_missing")
+        unless a request moved the instance meanwhile; True when it moved."""
+        return self._move(instance_id, (from_state,), to_state, status_key=key, status_reason=None)
 
     def gpus_of(self, instance_id: uuid.UUID | str) -> list[str]:
         return [r["address"] for r in self.db.fetchall(
