@@ -32,6 +32,7 @@ from minicloud.db.pool import Database
 from minicloud.drivers.compute.base import DOMAIN_PREFIX, ComputeError, GpuDevice, HostUnavailable, InstanceSpec
 from minicloud.errors import Conflict, NotFoundError, ServiceUnavailable, ValidationFailed
 from minicloud.db import queue
+from minicloud.services.hosts import Placement
 from minicloud.services.pagination import MAX_LIMIT, Keyset
 from minicloud.services.principal import Principal, ProjectRef
 
