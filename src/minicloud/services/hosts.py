@@ -22,6 +22,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+
 import psycopg
 import psycopg.errors
 from psycopg.types.json import Jsonb

@@ -13,6 +13,12 @@ exists; otherwise it ends in error again) or deleted. Every action moves the
 state with ``UPDATE … WHERE state = ANY(allowed)`` and enqueues its job in the
 same transaction, so two racing requests cannot both act; an action the state
 does not allow is a 409 naming the allowed ones.
+
+This module is the one owner of an instance's row (and its GPU assignments): the
+jobs finish a transition by calling ``place``, ``built``, ``stopped`` … and the
+reconciler by calling ``follow_domain``; none of them writes SQL of its own
+(tests/unit/test_state_owners.py holds that). Errors and ``status_reason`` are
+catalog keys with parameters, put in the caller's language by the web layer.
 """
 from __future__ import annotations
 
@@ -20,7 +26,7 @@ import re
 import uuid
 import warnings
 from contextlib import contextmanager
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import psycopg
 import psycopg.errors
@@ -35,6 +41,9 @@ from minicloud.db import queue
 from minicloud.services.hosts import Placement
 from minicloud.services.pagination import MAX_LIMIT, Keyset
 from minicloud.services.principal import Principal, ProjectRef
+
+if TYPE_CHECKING:
+    from minicloud.services import Services
 
 STATES = ("pending", "building", "running", "stopping", "stopped", "starting", "rebooting", "resizing",
           "deleting", "deleted", "error")
@@ -89,7 +98,7 @@ def check_name(name: str | None) -> str:
 
 
 class Instances:
-    def __init__(self, db: Database, config: Config, services):
+    def __init__(self, db: Database, config: Config, services: Services):
         self.db = db
         self.config = config
         self.services = services
@@ -361,8 +370,9 @@ class Instances:
 
     def place(self, instance: dict) -> Placement:
         """pending -> building on the host placement chooses now, with its GPUs assigned and its NIC planned,
-        in one transaction under the placement lock. Raises ``NoRoom``, ``NoFreePort``, or ``HostUnavailable``
-        when no host answers; the instance stays unplaced then."""
+        in one transaction under the placement lock (a delete asked for meanwhile keeps the instance unplaced;
+        its job frees the GPUs). Raises ``NoRoom``, ``NoFreePort``, or ``HostUnavailable`` when no host
+        answers; nothing is recorded then."""
         infos = self.services.hosts.infos()
         with self.db.connection() as conn:
             placement = self.services.hosts.choose(conn, instance, infos)
@@ -370,12 +380,10 @@ class Instances:
             for gpu in placement.gpus:
                 conn.execute("INSERT INTO gpu_assignments (host_id, address, instance_id) VALUES (%s, %s, %s)",
                              (host["id"], gpu.address, instance["id"]))
-            conn.execute("UPDATE instances SET host_id = %s, updated_at = now() WHERE id = %s",
-                         (host["id"], instance["id"]))
             nic = self.services.networking.plan_nic(conn, instance, host)
-            conn.execute("UPDATE instances SET nic = %s, state = 'building', updated_at = now()"
+            conn.execute("UPDATE instances SET host_id = %s, nic = %s, state = 'building', updated_at = now()"
                          " WHERE id = %s AND state IN ('pending', 'building')",
-                         (Jsonb(self.services.networking.as_json(nic)), instance["id"]))
+                         (host["id"], Jsonb(self.services.networking.as_json(nic)), instance["id"]))
         return placement
 
     def building(self, instance_id: uuid.UUID | str) -> bool:
