@@ -126,13 +126,14 @@ class ServicePath:
         from minicloud.jobs import apps as app_jobs
         from minicloud.jobs.worker import JobContext
         from minicloud.services import Services
+        from minicloud.services.backends import Backends
 
         self.workdir = workdir
         self.url = start_postgres(workdir)
         migrate.upgrade(self.url)
         self.config = config_module.load(environ={}).with_overrides(
             {"database.url": self.url, "auth.bcrypt_cost": 4, "auth.jwt_secret": "bench-" + "x" * 40})
-        self.services = Services.from_config(self.config, container_driver=driver)
+        self.services = Services.from_config(self.config, Backends.from_config(self.config, containers=driver))
         self.job = app_jobs.deploy
         self.context = JobContext(self.config, "bench", self.services)
         self.users = 0

@@ -20,10 +20,10 @@ def compute_overrides(config):
 
 
 @pytest.fixture
-def cloud(services, config):
+def cloud():
+    """The compute stand-in with one local host; the ``backends`` fixture (conftest.py) builds services on it."""
     cloud = StandinCloud()
     cloud.add_host("test:///local", vcpus=4, ram_mib=8192)
-    services.hosts.driver_factory = cloud.factory
     return cloud
 
 

@@ -46,8 +46,8 @@ class StandinCloud:
         """The next calls of ``method`` raise these exceptions (or call these functions) in turn."""
         self.failures.setdefault(method, []).extend(errors)
 
-    def factory(self, uri: str, **options) -> "StandinDriver":
-        return StandinDriver(self, uri, options)
+    def factory(self, uri: str) -> "StandinDriver":
+        return StandinDriver(self, uri)
 
     def calls_of(self, method: str) -> list[tuple[str, str, str]]:
         return [c for c in self.calls if c[1] == method]
@@ -57,8 +57,8 @@ class StandinDriver:
     """The compute contract (drivers/compute/base.py) in memory; tests/contract/ holds it to the same
     clauses as the libvirt driver."""
 
-    def __init__(self, cloud: StandinCloud, uri: str, options: dict):
-        self.cloud, self.uri, self.options = cloud, uri, options
+    def __init__(self, cloud: StandinCloud, uri: str):
+        self.cloud, self.uri = cloud, uri
 
     def _enter(self, method: str, domain: str = "") -> dict:
         with self.cloud.lock:

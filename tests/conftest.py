@@ -22,6 +22,7 @@ from minicloud import config as config_module
 from minicloud.app import make_app
 from minicloud.db import migrate
 from minicloud.services import Services
+from minicloud.services.backends import Backends
 
 pytest_plugins = ["libvirt_fixtures", "compute_fixtures", "swift_fixtures", "kube_standin"]
 
@@ -120,8 +121,15 @@ def clean_db(database_url):
 
 
 @pytest.fixture
-def services(config, clean_db):
-    services = Services.from_config(config)
+def backends(config, request):
+    """The real drivers, but the compute stand-in of tests/compute_fixtures.py when the test uses ``cloud``."""
+    compute = request.getfixturevalue("cloud").factory if "cloud" in request.fixturenames else None
+    return Backends.from_config(config, compute=compute)
+
+
+@pytest.fixture
+def services(config, clean_db, backends):
+    services = Services.from_config(config, backends)
     yield services
     services.close()
 

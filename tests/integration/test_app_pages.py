@@ -132,7 +132,8 @@ def services(config, clean_db, standin, request, monkeypatch, tmp_path):
         monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
         services = Services.from_config(config)
     else:
-        services = Services.from_config(config, apps=standin)
+        services = Services.from_config(config)
+        services.apps = standin
         services.dashboard.add_card("apps", lambda principal, project: services.apps.list(project.id)["summary"])
     yield services
     services.close()

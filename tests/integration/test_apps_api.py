@@ -14,6 +14,7 @@ from container_standin import StandinCluster
 
 from minicloud.jobs.registry import load_modules, periodic_tasks
 from minicloud.services import Services
+from minicloud.services.backends import Backends
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "k8s"
 APP = {"name": "My Blog", "image": "nginx:1.27", "port": 80}
@@ -35,7 +36,7 @@ def cluster():
 
 @pytest.fixture
 def services(config, clean_db, cluster):
-    services = Services.from_config(config, container_driver=cluster)
+    services = Services.from_config(config, Backends.from_config(config, containers=cluster))
     yield services
     services.close()
 

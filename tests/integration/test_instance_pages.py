@@ -40,6 +40,16 @@ def test_missing_name_is_shown_under_the_field(client, alice, compute):
     assert "미니 PC 이름을 입력해주세요." in html(response)
 
 
+def test_what_the_service_refuses_is_shown_under_its_field(client, alice, compute, services, tmp_path):
+    disk = tmp_path / "big.qcow2"
+    disk.write_bytes(b"QFI\xfb")
+    big = services.images.create({"name": "big", "disk_path": str(disk), "min_disk_gib": 50})
+    response = post_form(client, "/mini-pcs", {"name": "pc1", "template_id": compute["tid"]("nano"),
+                                               "image_id": str(big["id"])}, headers={"Accept-Language": "ko"})
+    assert response.status_code == 422
+    assert "이 이미지에는 최소 50 GiB 디스크가 필요합니다." in html(response)
+
+
 def test_quota_exceeded_is_shown_on_the_form(client, alice, compute, services):
     services.quotas.set_limits(alice.personal_project, {"instances": 0})
     response = post_form(client, "/mini-pcs", {"name": "pc1", "template_id": compute["tid"]("nano")},

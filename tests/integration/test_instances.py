@@ -1,8 +1,8 @@
 """Mini PCs through the API: create -> job -> running, validation, the state machine, quotas under
 concurrency, ownership and roles, placement over several hosts and GPUs, driver failures and retries.
 
-The compute driver is the stand-in of tests/compute_standin.py (injected through
-``services.hosts.driver_factory``); everything else — API, services, PostgreSQL,
+The compute driver is the stand-in of tests/compute_standin.py (passed as ``Backends.compute``
+by the ``backends`` fixture); everything else — API, services, PostgreSQL,
 the job queue and worker — is real.
 """
 from __future__ import annotations
@@ -92,6 +92,26 @@ def test_validation_messages_in_english_and_korean(auth, compute):
     assert unknown.status_code == 422 and "template_id" in unknown.json["error"]["details"]["fields"]
     short = alice.post("/api/v1/instances", json={"name": "pc", "template_id": tid, "password": "short"})
     assert short.status_code == 422 and "password" in short.json["error"]["details"]["fields"]
+
+
+def test_what_the_service_refuses_is_named_under_its_field_in_the_callers_language(auth, compute, services,
+                                                                                  tmp_path):
+    alice = auth.user("alice")
+    disk = tmp_path / "big.qcow2"
+    disk.write_bytes(b"QFI\xfb")
+    big = services.images.create({"name": "big", "disk_path": str(disk), "min_disk_gib": 50})
+    body = {"name": "pc", "template_id": compute["tid"]("nano"), "image_id": str(big["id"])}
+    english = alice.post("/api/v1/instances", json=body)
+    assert english.status_code == 422
+    assert english.json["error"]["details"]["fields"] == {"template_id": "This image needs a disk of at least 50 GiB."}
+    korean = alice.post("/api/v1/instances", json=body, headers={"Accept-Language": "ko"})
+    assert korean.json["error"]["details"]["fields"] == {"template_id": "이 이미지에는 최소 50 GiB 디스크가 필요합니다."}
+    assert korean.json["error"]["message"] == "이 이미지에는 최소 50 GiB 디스크가 필요합니다."
+    stranger = alice.post("/api/v1/instances", headers={"Accept-Language": "ko"}, json={
+        "name": "pc", "template_id": compute["tid"]("nano"), "image_id": str(compute["image"]["id"]),
+        "keypair_id": "00000000-0000-0000-0000-000000000000"})
+    assert stranger.status_code == 422 and stranger.json["error"]["details"]["fields"] == {
+        "keypair_id": "키 페어를 찾을 수 없습니다."}
 
 
 def test_a_key_pair_must_belong_to_the_project_and_reaches_the_guest(auth, compute, cloud, work):

@@ -2,6 +2,8 @@
 pages follow ``next`` without skipping or repeating anything (issue 8, point 5)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from container_standin import StandinCluster
 from storage_standin import StandinSwift
@@ -12,8 +14,8 @@ pytest_plugins = ["compute_fixtures"]
 
 
 @pytest.fixture
-def services(config, clean_db):
-    services = Services.from_config(config, storage_driver=StandinSwift(), container_driver=StandinCluster())
+def services(config, clean_db, backends):
+    services = Services.from_config(config, replace(backends, storage=StandinSwift(), containers=StandinCluster()))
     yield services
     services.close()
 

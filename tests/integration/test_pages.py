@@ -13,6 +13,7 @@ from werkzeug.test import Client
 from minicloud.app import make_app
 from minicloud.services import Services
 from minicloud.services.audit import AuditEntry
+from minicloud.services.backends import Backends
 
 PASSWORD = "correct-horse"
 
@@ -229,7 +230,8 @@ def test_dashboard_renders_every_card_and_the_greeting(client, auth, services):
 
 @pytest.fixture
 def broken_client(config, clean_db):
-    services = Services.from_config(config, storage_driver=StandinSwift(), container_driver=StandinCluster())
+    backends = Backends.from_config(config, storage=StandinSwift(), containers=StandinCluster())
+    services = Services.from_config(config, backends)
 
     def failing(principal, project):
         raise RuntimeError("kubernetes is down")

@@ -11,6 +11,7 @@ import pytest
 from storage_standin import StandinSwift
 
 from minicloud.services import Services
+from minicloud.services.backends import Backends
 
 NAME_KO = "버킷 이름은 소문자, 숫자, 하이픈(-)만 사용할 수 있습니다."
 NAME_EN = "Bucket names may only use lowercase letters, digits and hyphens (-)."
@@ -23,7 +24,7 @@ def swift():
 
 @pytest.fixture
 def services(config, clean_db, swift):
-    services = Services.from_config(config, storage_driver=swift)
+    services = Services.from_config(config, Backends.from_config(config, storage=swift))
     yield services
     services.close()
 

@@ -616,9 +616,7 @@ def test_placement_over_several_test_driver_hosts(cloud_api, services, tiny_imag
 
     def place(name: str, template: str) -> tuple[str, tuple, dict]:
         pc = mc.create(name, template, image)
-        instance = services.instances.row(pc["id"])
-        with services.db.connection() as conn:
-            placement = services.hosts.place(conn, instance, services.hosts.infos())
+        placement = services.instances.place(services.instances.row(pc["id"]))
         assert services.instances.row(pc["id"])["host_id"] == placement.host["id"]
         return placement.host["name"], placement.gpus, pc
 
@@ -636,8 +634,7 @@ def test_placement_over_several_test_driver_hosts(cloud_api, services, tiny_imag
     # ... and nowhere once that GPU is taken (the network card is no GPU)
     pc = mc.create("p4", "gpu-small", image)
     with pytest.raises(NoRoom):
-        with services.db.connection() as conn:
-            services.hosts.place(conn, services.instances.row(pc["id"]), services.hosts.infos())
+        services.instances.place(services.instances.row(pc["id"]))
     assert services.instances.row(pc["id"])["host_id"] is None
     # a disabled host is never chosen (wide-mem would still have the most free memory for this one)
     assert mc.admin.patch(f"/api/v1/hosts/{hosts['wide-mem']['id']}", json={"enabled": False}).status_code == 200
@@ -647,8 +644,7 @@ def test_placement_over_several_test_driver_hosts(cloud_api, services, tiny_imag
     mc.template("mem-70g", vcpus=1, ram_mib=70 * 1024, disk_gib=1)
     pc = mc.create("p6", "mem-70g", image)
     with pytest.raises(NoRoom):
-        with services.db.connection() as conn:
-            services.hosts.place(conn, services.instances.row(pc["id"]), services.hosts.infos())
+        services.instances.place(services.instances.row(pc["id"]))
     # nothing of these was built: they are not the teardown's business
     mc.instances.clear()
 

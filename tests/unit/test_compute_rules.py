@@ -20,13 +20,13 @@ def test_the_state_machine_matches_the_architecture():
 
 @pytest.mark.parametrize("name, hostname", [("Web-1", "web-1"), ("a", "a"), ("x" * 63, "x" * 63)])
 def test_names_become_lowercase_hostnames(name, hostname):
-    assert check_name(name, "en") == hostname
+    assert check_name(name) == hostname
 
 
 @pytest.mark.parametrize("name", [None, "", "  ", "-a", "a-", "a_b", "a.b", "x" * 64, "웹"])
 def test_bad_names_are_422(name):
     with pytest.raises(ValidationFailed) as caught:
-        check_name(name, "ko")
+        check_name(name)
     assert set(caught.value.details["fields"]) == {"name"}
 
 

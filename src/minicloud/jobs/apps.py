@@ -8,15 +8,16 @@ operation is idempotent, so a job run again after a crash converges. The cluster
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from typing import Callable
 
 from minicloud.drivers.containers.base import ClusterUnavailable, KubernetesError
 from minicloud.jobs.registry import PermanentJobError, job_type, periodic
+from minicloud.jobs.worker import JobContext
 
 log = logging.getLogger("minicloud.jobs.apps")
 
 
-def _guard(job: dict, context: Any, work: Callable[[str], dict]) -> dict:
+def _guard(job: dict, context: JobContext, work: Callable[[str], dict]) -> dict:
     apps = context.services.apps
     app_id = job["payload"]["app_id"]
     last = job["attempts"] >= job["max_attempts"]
@@ -37,26 +38,26 @@ def _guard(job: dict, context: Any, work: Callable[[str], dict]) -> dict:
 
 
 @job_type("app.deploy")
-def deploy(job: dict, context: Any) -> dict:
+def deploy(job: dict, context: JobContext) -> dict:
     return _guard(job, context, context.services.apps.run_deploy)
 
 
 @job_type("app.redeploy")
-def redeploy(job: dict, context: Any) -> dict:
+def redeploy(job: dict, context: JobContext) -> dict:
     return _guard(job, context, context.services.apps.run_redeploy)
 
 
 @job_type("app.scale")
-def scale(job: dict, context: Any) -> dict:
+def scale(job: dict, context: JobContext) -> dict:
     return _guard(job, context, context.services.apps.run_scale)
 
 
 @job_type("app.delete")
-def delete(job: dict, context: Any) -> dict:
+def delete(job: dict, context: JobContext) -> dict:
     return _guard(job, context, context.services.apps.run_delete)
 
 
 @periodic("apps.refresh", "kubernetes.refresh_seconds")
-def refresh(context: Any) -> int:
+def refresh(context: JobContext) -> int:
     """Observe every app no job is working on; marks MISSING what was removed behind our back."""
     return context.services.apps.refresh_all()

@@ -3,7 +3,9 @@
 Each job holds its instance's advisory lock (one job per instance at a time),
 re-reads the instance and does nothing when the state shows the work is done
 or superseded (say, deleted meanwhile), so a job run again after a crash is
-safe; the drivers' operations are idempotent too.
+safe; the drivers' operations are idempotent too. The jobs call the driver and
+then the instance service's transition (``built``, ``stopped`` …): only the
+service writes the instance.
 
 Failures: ``HostUnavailable`` (libvirtd down) and unexpected errors are retried
 with the queue's backoff; a ``ComputeError`` (a reason a person can act on), or
@@ -14,11 +16,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, Callable
+from typing import Callable
 
-from minicloud.drivers.compute.base import ComputeError, GpuDevice, HostUnavailable
+from minicloud.drivers.compute.base import ComputeDriver, ComputeError, GpuDevice, HostUnavailable
 from minicloud.errors import ApiError
 from minicloud.jobs.registry import PermanentJobError, job_type
+from minicloud.jobs.worker import JobContext
+from minicloud.services import Services
 
 log = logging.getLogger("minicloud.jobs.instances")
 
@@ -27,7 +31,7 @@ class RetryLater(Exception):
     """A transient failure (the host is unreachable): the queue retries the job with backoff."""
 
 
-def _guard(job: dict, services: Any, key: str, states: tuple[str, ...], work: Callable[[], dict]) -> dict:
+def _guard(job: dict, services: Services, key: str, states: tuple[str, ...], work: Callable[[], dict]) -> dict:
     instance_id = job["payload"]["instance_id"]
     last = job["attempts"] >= job["max_attempts"]
 
@@ -53,8 +57,8 @@ def _guard(job: dict, services: Any, key: str, states: tuple[str, ...], work: Ca
         raise
 
 
-def _run(job: dict, context: Any, key: str, expected: tuple[str, ...],
-         work: Callable[[Any, dict], dict]) -> dict:
+def _run(job: dict, context: JobContext, key: str, expected: tuple[str, ...],
+         work: Callable[[Services, dict], dict]) -> dict:
     services = context.services
     instance_id = job["payload"]["instance_id"]
     with services.instances.lock(instance_id):
@@ -66,7 +70,7 @@ def _run(job: dict, context: Any, key: str, expected: tuple[str, ...],
         return _guard(job, services, key, expected, lambda: work(services, instance))
 
 
-def _host_gpus(services: Any, host: dict, instance: dict) -> tuple[GpuDevice, ...]:
+def _host_gpus(services: Services, host: dict, instance: dict) -> tuple[GpuDevice, ...]:
     addresses = services.instances.gpus_of(instance["id"])
     if not addresses:
         return ()
@@ -75,30 +79,23 @@ def _host_gpus(services: Any, host: dict, instance: dict) -> tuple[GpuDevice, ..
                  for a in addresses)
 
 
-def _driver_and_host(services: Any, instance: dict):
+def _driver(services: Services, instance: dict) -> ComputeDriver:
     if instance["host_id"] is None:
         raise ComputeError("the mini PC was never placed on a host")
-    host = services.hosts.get(instance["host_id"])
-    return services.hosts.driver_for(host), host
+    return services.hosts.driver_for(services.hosts.get(instance["host_id"]))
 
 
 @job_type("instance.create")
-def create(job: dict, context) -> dict:
-    def work(services, instance):
+def create(job: dict, context: JobContext) -> dict:
+    def work(services: Services, instance: dict) -> dict:
         instance_id = instance["id"]
         if instance["host_id"] is None:
-            infos = services.hosts.infos()
-            with services.db.connection() as conn:
-                placement = services.hosts.place(conn, instance, infos)
-                nic = services.networking.plan_nic(conn, instance, placement.host)
-                conn.execute("UPDATE instances SET nic = %s, state = 'building', updated_at = now()"
-                             " WHERE id = %s AND state IN ('pending', 'building')",
-                             (_jsonb(services.networking.as_json(nic)), instance_id))
+            placement = services.instances.place(instance)
             host, gpus = placement.host, placement.gpus
         else:
             host = services.hosts.get(instance["host_id"])
             gpus = _host_gpus(services, host, instance)
-            services.instances.move(instance_id, ("pending",), "building")
+            services.instances.building(instance_id)
         instance = services.instances.row(instance_id)
         if instance is None or instance["state"] != "building":
             return {"instance_id": str(instance_id), "skipped": True}
@@ -108,8 +105,7 @@ def create(job: dict, context) -> dict:
             addresses = driver.addresses(instance["domain_name"])
         except ComputeError:
             addresses = []
-        services.instances.move(instance_id, ("building",), "running", artefacts=dataclasses.asdict(artefacts),
-                                addresses=list(addresses), status_key=None, status_reason=None)
+        services.instances.built(instance_id, dataclasses.asdict(artefacts), list(addresses))
         return {"instance_id": str(instance_id), "state": "running", "host": host["name"],
                 "gpus": [g.address for g in gpus]}
 
@@ -117,57 +113,53 @@ def create(job: dict, context) -> dict:
 
 
 @job_type("instance.start")
-def start(job: dict, context) -> dict:
-    def work(services, instance):
-        driver, _ = _driver_and_host(services, instance)
-        driver.start(instance["domain_name"])
-        services.instances.move(instance["id"], ("starting",), "running", status_key=None, status_reason=None)
+def start(job: dict, context: JobContext) -> dict:
+    def work(services: Services, instance: dict) -> dict:
+        _driver(services, instance).start(instance["domain_name"])
+        services.instances.started(instance["id"])
         return {"instance_id": str(instance["id"]), "state": "running"}
 
     return _run(job, context, "instance.start_failed", ("starting",), work)
 
 
 @job_type("instance.stop")
-def stop(job: dict, context) -> dict:
-    def work(services, instance):
-        driver, _ = _driver_and_host(services, instance)
-        driver.stop(instance["domain_name"], float(context.config.get("compute.stop_timeout_seconds")))
-        services.instances.move(instance["id"], ("stopping",), "stopped")
+def stop(job: dict, context: JobContext) -> dict:
+    def work(services: Services, instance: dict) -> dict:
+        _driver(services, instance).stop(instance["domain_name"],
+                                         float(context.config.get("compute.stop_timeout_seconds")))
+        services.instances.stopped(instance["id"])
         return {"instance_id": str(instance["id"]), "state": "stopped"}
 
     return _run(job, context, "instance.stop_failed", ("stopping",), work)
 
 
 @job_type("instance.reboot")
-def reboot(job: dict, context) -> dict:
-    def work(services, instance):
-        driver, _ = _driver_and_host(services, instance)
-        driver.reboot(instance["domain_name"])
-        services.instances.move(instance["id"], ("rebooting",), "running")
+def reboot(job: dict, context: JobContext) -> dict:
+    def work(services: Services, instance: dict) -> dict:
+        _driver(services, instance).reboot(instance["domain_name"])
+        services.instances.rebooted(instance["id"])
         return {"instance_id": str(instance["id"]), "state": "running"}
 
     return _run(job, context, "instance.reboot_failed", ("rebooting",), work)
 
 
 @job_type("instance.resize")
-def resize(job: dict, context) -> dict:
-    def work(services, instance):
+def resize(job: dict, context: JobContext) -> dict:
+    def work(services: Services, instance: dict) -> dict:
         try:
-            driver, _ = _driver_and_host(services, instance)
-            xml = driver.resize(instance["domain_name"], instance["vcpus"], instance["ram_mib"])
+            xml = _driver(services, instance).resize(instance["domain_name"], instance["vcpus"], instance["ram_mib"])
         except ComputeError as exc:
             if isinstance(exc, HostUnavailable) and job["attempts"] < job["max_attempts"]:
                 raise
             previous = job["payload"].get("previous") or {}
-            if previous:  # give the reserved growth back
-                services.db.execute("UPDATE instances SET vcpus = %s, ram_mib = %s, template_id = %s WHERE id = %s",
-                                    (previous["vcpus"], previous["ram_mib"], previous["template_id"], instance["id"]))
+            if previous:
+                services.instances.undo_resize(instance["id"], previous)
             raise
         artefacts = dict(instance["artefacts"] or {})
         artefacts["domain_xml"] = xml
         artefacts.setdefault("calls", []).append(
             f"resize {instance['domain_name']} vcpus={instance['vcpus']} memory={instance['ram_mib']}MiB")
-        services.instances.move(instance["id"], ("resizing",), "stopped", artefacts=artefacts)
+        services.instances.resized(instance["id"], artefacts)
         return {"instance_id": str(instance["id"]), "state": "stopped", "vcpus": instance["vcpus"],
                 "ram_mib": instance["ram_mib"]}
 
@@ -175,21 +167,11 @@ def resize(job: dict, context) -> dict:
 
 
 @job_type("instance.delete")
-def delete(job: dict, context) -> dict:
-    def work(services, instance):
+def delete(job: dict, context: JobContext) -> dict:
+    def work(services: Services, instance: dict) -> dict:
         if instance["host_id"] is not None:
-            driver, _ = _driver_and_host(services, instance)
-            driver.delete(instance["domain_name"])
-        with services.db.connection() as conn:
-            conn.execute("DELETE FROM gpu_assignments WHERE instance_id = %s", (instance["id"],))
-            conn.execute("UPDATE instances SET state = 'deleted', updated_at = now()"
-                         " WHERE id = %s AND state = 'deleting'", (instance["id"],))
+            _driver(services, instance).delete(instance["domain_name"])
+        services.instances.deleted(instance["id"])
         return {"instance_id": str(instance["id"]), "state": "deleted"}
 
     return _run(job, context, "instance.delete_failed", ("deleting",), work)
-
-
-def _jsonb(value):
-    from psycopg.types.json import Jsonb
-
-    return Jsonb(value)

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from minicloud.jobs.registry import job_type
+from minicloud.jobs.worker import JobContext
 
 
 @job_type("maintenance.prune")
-def prune(job: dict, context) -> dict:
+def prune(job: dict, context: JobContext) -> dict:
     """Forget revocations of expired tokens, login failures older than a day and sign-in addresses not
     used for auth.login_known_address_days."""
     tokens = context.services.sessions.prune()

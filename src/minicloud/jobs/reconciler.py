@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import logging
 
-from psycopg.types.json import Jsonb
-
 from minicloud.drivers.compute.base import ComputeError
 from minicloud.jobs.registry import periodic
+from minicloud.jobs.worker import JobContext, Worker
+from minicloud.services import Services
 
 log = logging.getLogger("minicloud.reconciler")
 
@@ -26,24 +26,17 @@ STEADY = ("running", "stopped")
 FOLLOW = {"running": "running", "shutoff": "stopped", "crashed": "stopped"}
 
 
-def reconcile_host(services, host: dict) -> dict:
+def reconcile_host(services: Services, host: dict) -> dict:
     """One pass over one host; returns what changed and what was found."""
-    db = services.db
     try:
         driver = services.hosts.driver_for(host)
         domains = driver.list_domains()
         volumes = driver.list_volumes()
     except ComputeError as exc:
-        db.execute(
-            "INSERT INTO host_reports (host_id, reachable, error) VALUES (%s, false, %s)"
-            " ON CONFLICT (host_id) DO UPDATE SET checked_at = now(), reachable = false, error = EXCLUDED.error",
-            (host["id"], str(exc)[:500]),
-        )
+        services.hosts.record_unreachable(host["id"], str(exc))
         return {"host": host["name"], "reachable": False}
     changed = []
-    rows = db.fetchall("SELECT id, domain_name, state FROM instances WHERE host_id = %s AND state <> 'deleted'",
-                       (host["id"],))
-    for row in rows:
+    for row in services.instances.live_on(host["id"]):
         if row["state"] not in STEADY:
             continue
         actual = domains.get(row["domain_name"])
@@ -51,26 +44,13 @@ def reconcile_host(services, host: dict) -> dict:
             new, key = "error", "instance.domain_missing"
         else:
             new, key = FOLLOW.get(actual, row["state"]), None
-        if new == row["state"]:
-            continue
-        updated = db.execute(
-            "UPDATE instances SET state = %s, status_key = %s, status_reason = NULL, updated_at = now()"
-            " WHERE id = %s AND state = %s",  # unless a request moved it meanwhile
-            (new, key, row["id"], row["state"]),
-        )
-        if updated:
+        if new != row["state"] and services.instances.follow_domain(row["id"], row["state"], new, key):
             changed.append((str(row["id"]), row["state"], new))
             log.info("instance %s: %s -> %s (libvirt says %s)", row["id"], row["state"], new, actual)
-    owned = {r["domain_name"] for r in db.fetchall(
-        "SELECT domain_name FROM instances WHERE state <> 'deleted'")}
+    owned = services.instances.domain_names()
     orphan_domains = sorted(name for name in domains if name not in owned)
     orphan_volumes = sorted(v for v in volumes if not _owned_volume(v, owned))
-    db.execute(
-        "INSERT INTO host_reports (host_id, reachable, orphan_domains, orphan_volumes) VALUES (%s, true, %s, %s)"
-        " ON CONFLICT (host_id) DO UPDATE SET checked_at = now(), reachable = true, error = NULL,"
-        " orphan_domains = EXCLUDED.orphan_domains, orphan_volumes = EXCLUDED.orphan_volumes",
-        (host["id"], Jsonb(orphan_domains), Jsonb(orphan_volumes)),
-    )
+    services.hosts.record_report(host["id"], orphan_domains, orphan_volumes)
     return {"host": host["name"], "reachable": True, "changed": changed,
             "orphan_domains": orphan_domains, "orphan_volumes": orphan_volumes}
 
@@ -81,19 +61,18 @@ def _owned_volume(volume: str, owned: set[str]) -> bool:
 
 
 @periodic("compute.reconcile", "compute.reconcile_seconds")
-def reconcile(context) -> list[dict]:
+def reconcile(context: JobContext) -> list[dict]:
     """One pass over every enabled host."""
     services = context.services
-    hosts = services.db.fetchall("SELECT id, name, uri, enabled FROM hosts WHERE enabled ORDER BY name")
-    return [reconcile_host(services, host) for host in hosts]
+    return [reconcile_host(services, host) for host in services.hosts.enabled()]
 
 
-def watch_hosts(services, worker) -> list:
+def watch_hosts(services: Services, worker: Worker) -> list:
     """Subscribe to lifecycle events of every enabled host; each event triggers a pass."""
     from minicloud.drivers.compute.events import LifecycleWatcher
 
     watchers = []
-    for host in services.db.fetchall("SELECT uri FROM hosts WHERE enabled"):
+    for host in services.hosts.enabled():
         watcher = LifecycleWatcher(host["uri"], lambda name, event: worker.trigger("compute.reconcile"))
         watcher.ensure()
         watchers.append(watcher)

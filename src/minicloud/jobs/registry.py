@@ -10,10 +10,13 @@ reconciler that compares the database with what the infrastructure reports.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-JobFunction = Callable[[dict, Any], Any]
-PeriodicFunction = Callable[[Any], Any]
+if TYPE_CHECKING:
+    from minicloud.jobs.worker import JobContext
+
+JobFunction = Callable[[dict, "JobContext"], Any]
+PeriodicFunction = Callable[["JobContext"], Any]
 _REGISTRY: dict[str, JobFunction] = {}
 _PERIODIC: dict[str, tuple[PeriodicFunction, str]] = {}
 

@@ -7,9 +7,10 @@ Swift directly). Every ``storage.sync_seconds``.
 from __future__ import annotations
 
 from minicloud.jobs.registry import periodic
+from minicloud.jobs.worker import JobContext
 
 
 @periodic("storage.sync", "storage.sync_seconds")
-def sync_buckets(context) -> int:
+def sync_buckets(context: JobContext) -> int:
     """One pass; returns how many buckets were refreshed (stops early while Swift is unreachable)."""
     return context.services.storage.sync()

@@ -22,6 +22,7 @@ from psycopg.rows import dict_row
 from minicloud.config import Config
 from minicloud.db import queue
 from minicloud.jobs.registry import PermanentJobError, load_modules, lookup, periodic_tasks
+from minicloud.services import Services
 
 log = logging.getLogger("minicloud.worker")
 
@@ -32,11 +33,11 @@ class JobContext:
 
     config: Config
     worker: str
-    services: Any
+    services: Services
 
 
 class Worker:
-    def __init__(self, config: Config, services: Any = None, name: str | None = None):
+    def __init__(self, config: Config, services: Services, name: str | None = None):
         self.config = config
         self.services = services
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"

@@ -1,23 +1,24 @@
 """Services hold the rules: ownership, roles, quotas, state machines, transactions.
 
 ``Services`` bundles one instance of each, built from the configuration and the
-database; handlers reach them as ``ctx.services.<name>`` and tests may pass
-stand-ins for any of them (see ``make_app(config, services=...)``).
+database and the drivers (``Backends``, the one place they are built); handlers and jobs
+reach them as ``ctx.services.<name>``. Tests pass stand-in drivers through ``Backends`` and
+may replace a service by assignment (see ``make_app(config, services=...)``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from minicloud.config import Config
 from minicloud.db.pool import Database
+from minicloud.services.backends import Backends
 
 
 @dataclass
 class Services:
     config: Config
     db: Database
-    extra: dict[str, Any] = field(default_factory=dict)
+    backends: Backends
 
     def __post_init__(self) -> None:
         from minicloud.services.accounts import Accounts
@@ -42,8 +43,6 @@ class Services:
         self._compute()
         self._storage()
         self._apps()
-        for name, service in self.extra.items():
-            setattr(self, name, service)
 
     def _compute(self) -> None:
         """Mini PCs: templates, key pairs, images, hosts (+ placement), networking, quotas, instances."""
@@ -58,7 +57,7 @@ class Services:
         self.templates = Templates(self.db, self.config)
         self.keypairs = KeyPairs(self.db)
         self.images = Images(self.db, self.config)
-        self.hosts = Hosts(self.db, self.config, self.extra.pop("driver_factory", None))
+        self.hosts = Hosts(self.db, self.config, self.backends.compute)
         self.networking = Networking(self.config)
         self.quotas = Quotas(self.db, self.projects)
         self.instances = Instances(self.db, self.config, self)
@@ -66,33 +65,26 @@ class Services:
         self.health.register("libvirt", self.hosts.default_host_health)
 
     def _storage(self) -> None:
-        """Object storage: buckets on Swift. Building the driver does not contact Swift."""
+        """Object storage: buckets on Swift."""
         from minicloud.services.storage import Storage
 
-        driver = self.extra.pop("storage_driver", None)
-        if driver is None:
-            from minicloud.drivers.storage.swift import SwiftDriver  # imported here: tests may inject their own
-            driver = SwiftDriver.from_config(self.config)
-        self.storage = Storage(self.db, self.config, driver, self.quotas)
+        self.storage = Storage(self.db, self.config, self.backends.storage, self.quotas)
         self.health.register("swift", self.storage.health)
         self.dashboard.add_card("storage", lambda principal, project: self.storage.summary(project.id))
 
     def _apps(self) -> None:
-        """Apps on Kubernetes. Building the driver does not contact the cluster."""
+        """Apps on Kubernetes."""
         from minicloud.services.apps import Apps
 
-        driver = self.extra.pop("container_driver", None)
-        if driver is None:
-            from minicloud.drivers.containers.kubernetes import KubernetesDriver  # tests may inject their own
-            driver = KubernetesDriver.from_config(self.config)
-        self.apps = Apps(self.db, self.config, driver, self.quotas)
+        self.apps = Apps(self.db, self.config, self.backends.containers, self.quotas)
         self.health.register("kubernetes", self.apps.health)
         self.dashboard.add_card("apps", lambda principal, project: self.apps.summary(project.id))
 
     @classmethod
-    def from_config(cls, config: Config, **extra: Any) -> "Services":
+    def from_config(cls, config: Config, backends: Backends | None = None) -> "Services":
+        """Services on a new database pool, over ``backends`` (the real drivers unless given)."""
         db = Database(config.database_url, config.get("database.pool_min"), config.get("database.pool_max"))
-        return cls(config, db, extra)
+        return cls(config, db, backends or Backends.from_config(config))
 
     def close(self) -> None:
         self.db.close()

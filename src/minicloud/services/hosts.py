@@ -2,15 +2,18 @@
 
 The local host comes from ``[compute] default_host_uri`` and is inserted (or its
 URI updated) as "local" the first time the service is used; administrators add
-more and disable them. ``driver_for(host)`` builds the host's compute driver
-through ``driver_factory`` (``LibvirtDriver`` unless a caller injects another,
-as the tests do).
+more and disable them. ``driver_for(host)`` is the host's compute driver, built from
+its URI by ``Backends.compute`` (services/backends.py) and kept for the process.
 
 Placement picks, among enabled hosts, one with room for the instance — the sum
 of its live instances' vCPUs and RAM against the host's capacity (times the
 allocation ratios) and, for GPU templates, N GPUs not yet assigned — and prefers
 the one with the most free memory. It runs under one transaction-scoped
-advisory lock, so two create jobs never take the same room or the same GPU.
+advisory lock held until the instance service has recorded the choice in the same
+transaction, so two create jobs never take the same room or the same GPU.
+
+The reconciler's findings per host (reachable or not, orphan domains and volumes)
+are written here too (``record_report``) and shown on the admin page (``reports``).
 """
 from __future__ import annotations
 
@@ -19,16 +22,17 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable
 
 import psycopg
 import psycopg.errors
+from psycopg.types.json import Jsonb
 
 from minicloud.config import Config
 from minicloud.db.pool import Database
 from minicloud.db.sql import update_row
 from minicloud.drivers.compute.base import ComputeDriver, ComputeError, GpuDevice, HostInfo, HostUnavailable
 from minicloud.errors import Conflict, NotFoundError
+from minicloud.services.backends import ComputeFactory
 from minicloud.services.pagination import MAX_LIMIT, Keyset
 
 log = logging.getLogger("minicloud.hosts")
@@ -43,7 +47,6 @@ _WITH_USE = ("SELECT * FROM (SELECT h.id, h.name, h.uri, h.enabled, h.created_at
              " GROUP BY h.id) h")
 DEFAULT_HOST = "local"
 _PLACEMENT_LOCK = "minicloud:placement"
-DriverFactory = Callable[..., ComputeDriver]
 
 
 class NoRoom(ComputeError):
@@ -56,17 +59,11 @@ class Placement:
     gpus: tuple[GpuDevice, ...]
 
 
-def libvirt_driver(uri: str, **options: Any) -> ComputeDriver:
-    from minicloud.drivers.compute.libvirt import LibvirtDriver  # imported here: tests inject their own
-
-    return LibvirtDriver(uri, **options)
-
-
 class Hosts:
-    def __init__(self, db: Database, config: Config, driver_factory: DriverFactory | None = None):
+    def __init__(self, db: Database, config: Config, compute: ComputeFactory):
         self.db = db
         self.config = config
-        self.driver_factory: DriverFactory = driver_factory or libvirt_driver
+        self.compute = compute
         self._drivers: dict[str, ComputeDriver] = {}
         self._lock = threading.Lock()
         self._default_ensured = False
@@ -122,17 +119,13 @@ class Hosts:
         return row
 
     # -- drivers ---------------------------------------------------------------------------------
-    def driver_options(self) -> dict:
-        return {"pool_name": self.config.get("compute.pool_name"), "pool_path": self.config.get("compute.pool_path"),
-                "log_dir": self.config.get("compute.console_log_dir")}
-
     def driver_for(self, host: dict) -> ComputeDriver:
         """The host's driver (one per host and URI, kept for the life of the process)."""
         key = f"{host['id']}|{host['uri']}"
         with self._lock:
             driver = self._drivers.get(key)
             if driver is None:
-                driver = self._drivers[key] = self.driver_factory(host["uri"], **self.driver_options())
+                driver = self._drivers[key] = self.compute(host["uri"])
             return driver
 
     def default_host_health(self, wait: float = 2.0, max_age: float = 30.0) -> dict:
@@ -162,11 +155,11 @@ class Hosts:
         return result
 
     # -- placement -------------------------------------------------------------------------------
-    def place(self, conn: psycopg.Connection, instance: dict, infos: dict[uuid.UUID, HostInfo] | None = None
-              ) -> Placement:
-        """Inside the caller's transaction: choose a host (and GPUs) for ``instance`` and record them.
+    def choose(self, conn: psycopg.Connection, instance: dict, infos: dict[uuid.UUID, HostInfo]) -> Placement:
+        """Inside the caller's transaction: the host (and GPUs) for ``instance``; ``NoRoom`` when none fits.
 
-        ``infos`` maps host id -> HostInfo (read from the drivers beforehand, outside any lock).
+        ``infos`` maps host id -> HostInfo (read from the drivers beforehand, outside any lock). The
+        placement lock is held until the transaction ends: the caller records the choice in it.
         """
         conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (_PLACEMENT_LOCK,))
         cpu_ratio = float(self.config.get("compute.cpu_allocation_ratio"))
@@ -180,7 +173,7 @@ class Hosts:
             taken.setdefault(r["host_id"], set()).add(r["address"])
         candidates = []
         for host in conn.execute(f"SELECT {COLUMNS} FROM hosts WHERE enabled ORDER BY created_at, name").fetchall():
-            info = (infos or {}).get(host["id"])
+            info = infos.get(host["id"])
             if info is None:
                 continue
             u = used.get(host["id"], {"vcpus": 0, "ram_mib": 0})
@@ -194,12 +187,7 @@ class Hosts:
             raise NoRoom("no enabled host has room for this mini PC")
         candidates.sort(key=lambda c: (c[0], c[1]), reverse=True)
         _, _, host, free_gpus = candidates[0]
-        gpus = free_gpus[:instance["gpus"]]
-        for gpu in gpus:
-            conn.execute("INSERT INTO gpu_assignments (host_id, address, instance_id) VALUES (%s, %s, %s)",
-                         (host["id"], gpu.address, instance["id"]))
-        conn.execute("UPDATE instances SET host_id = %s, updated_at = now() WHERE id = %s", (host["id"], instance["id"]))
-        return Placement(host, gpus)
+        return Placement(host, free_gpus[:instance["gpus"]])
 
     def infos(self, enabled_only: bool = True) -> dict[uuid.UUID, HostInfo]:
         """HostInfo of every (enabled) host that answers; hosts that do not are left out (logged)."""
@@ -216,6 +204,25 @@ class Hosts:
         if not found and unreachable:
             raise HostUnavailable("no host can be reached (" + "; ".join(unreachable) + ")")
         return found
+
+    def enabled(self) -> list[dict]:
+        """The enabled hosts, by name."""
+        return self.db.fetchall(f"SELECT {COLUMNS} FROM hosts WHERE enabled ORDER BY name")
+
+    def record_unreachable(self, host_id: uuid.UUID, error: str) -> None:
+        """The reconciler could not list the host: its report says so, with the error (orphans kept)."""
+        self.db.execute(
+            "INSERT INTO host_reports (host_id, reachable, error) VALUES (%s, false, %s)"
+            " ON CONFLICT (host_id) DO UPDATE SET checked_at = now(), reachable = false, error = EXCLUDED.error",
+            (host_id, error[:500]))
+
+    def record_report(self, host_id: uuid.UUID, orphan_domains: list[str], orphan_volumes: list[str]) -> None:
+        """The reconciler listed the host: it answered, and these domains and volumes of ours have no owner."""
+        self.db.execute(
+            "INSERT INTO host_reports (host_id, reachable, orphan_domains, orphan_volumes) VALUES (%s, true, %s, %s)"
+            " ON CONFLICT (host_id) DO UPDATE SET checked_at = now(), reachable = true, error = NULL,"
+            " orphan_domains = EXCLUDED.orphan_domains, orphan_volumes = EXCLUDED.orphan_volumes",
+            (host_id, Jsonb(orphan_domains), Jsonb(orphan_volumes)))
 
     def reports(self) -> list[dict]:
         """Per host, from the reconciler's last pass: when, whether it answered, the orphans it found."""

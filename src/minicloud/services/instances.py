@@ -13,6 +13,12 @@ exists; otherwise it ends in error again) or deleted. Every action moves the
 state with ``UPDATE … WHERE state = ANY(allowed)`` and enqueues its job in the
 same transaction, so two racing requests cannot both act; an action the state
 does not allow is a 409 naming the allowed ones.
+
+This module is the one owner of an instance's row (and its GPU assignments): the
+jobs finish a transition by calling ``place``, ``built``, ``stopped`` … and the
+reconciler by calling ``follow_domain``; none of them writes SQL of its own
+(tests/unit/test_state_owners.py holds that). Errors and ``status_reason`` are
+catalog keys with parameters, put in the caller's language by the web layer.
 """
 from __future__ import annotations
 
@@ -20,7 +26,7 @@ import re
 import uuid
 import warnings
 from contextlib import contextmanager
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import psycopg
 import psycopg.errors
@@ -31,10 +37,13 @@ from minicloud.config import Config
 from minicloud.db.pool import Database
 from minicloud.drivers.compute.base import DOMAIN_PREFIX, ComputeError, GpuDevice, HostUnavailable, InstanceSpec
 from minicloud.errors import Conflict, NotFoundError, ServiceUnavailable, ValidationFailed
-from minicloud.i18n import translate
 from minicloud.db import queue
+from minicloud.services.hosts import Placement
 from minicloud.services.pagination import MAX_LIMIT, Keyset
 from minicloud.services.principal import Principal, ProjectRef
+
+if TYPE_CHECKING:
+    from minicloud.services import Services
 
 STATES = ("pending", "building", "running", "stopping", "stopped", "starting", "rebooting", "resizing",
           "deleting", "deleted", "error")
@@ -79,17 +88,17 @@ def mask_secrets(text: str) -> str:
     return _SECRET_LINE.sub(lambda m: m.group(1) + "********", text or "")
 
 
-def check_name(name: str | None, lang: str) -> str:
+def check_name(name: str | None) -> str:
     """The guest hostname for ``name`` (lowercased RFC 1123 label); 422 when missing or not one."""
     if name is None or not str(name).strip():
-        raise ValidationFailed({"name": translate(lang, "instance.name_required")}, key="instance.name_required")
+        raise ValidationFailed({"name": "instance.name_required"}, key="instance.name_required")
     if not isinstance(name, str) or not NAME.match(name):
-        raise ValidationFailed({"name": translate(lang, "instance.name_rule")}, key="instance.name_rule")
+        raise ValidationFailed({"name": "instance.name_rule"}, key="instance.name_rule")
     return name.lower()
 
 
 class Instances:
-    def __init__(self, db: Database, config: Config, services):
+    def __init__(self, db: Database, config: Config, services: Services):
         self.db = db
         self.config = config
         self.services = services
@@ -118,11 +127,12 @@ class Instances:
         return self.db.fetchone(f"SELECT {_COLUMNS}, i.password_hash, i.user_data{_FROM} WHERE i.id = %s{where}",
                                 (instance_id,))
 
-    def view(self, row: dict, lang: str, detail: bool = False) -> dict:
-        """What the API shows of an instance (never the password hash or the user-data)."""
+    def view(self, row: dict, detail: bool = False) -> dict:
+        """What the API shows of an instance (never the password hash or the user-data); ``status_reason``
+        is why it is in error as (catalog key, {"cause": ...}), for the web layer to put in words."""
         reason = row["status_reason"]
         if row["status_key"]:
-            reason = translate(lang, row["status_key"], cause=row["status_reason"] or "")
+            reason = (row["status_key"], {"cause": row["status_reason"] or ""})
         out = {
             "id": row["id"], "project_id": row["project_id"], "name": row["name"], "hostname": row["hostname"],
             "state": row["state"], "status_reason": reason,
@@ -146,12 +156,12 @@ class Instances:
             out["artefacts"] = artefacts
         return out
 
-    def get(self, project: ProjectRef, instance_id: uuid.UUID, lang: str) -> dict:
+    def get(self, project: ProjectRef, instance_id: uuid.UUID) -> dict:
         row = self._owned(project, instance_id)
         if row["state"] == "running" and row["host_id"] and not row["addresses"] \
                 and (row["nic"] or {}).get("mode") == "network":
             row["addresses"] = self._refresh_addresses(row)
-        return self.view(row, lang, detail=True)
+        return self.view(row, detail=True)
 
     def _refresh_addresses(self, row: dict) -> list[str]:
         """A guest on a libvirt network gets its address by DHCP after boot: ask the host once more."""
@@ -190,7 +200,7 @@ class Instances:
         except ComputeError:
             return ""
 
-    def list(self, project: ProjectRef, lang: str, *, limit: int = MAX_LIMIT, cursor: str | None = None,
+    def list(self, project: ProjectRef, *, limit: int = MAX_LIMIT, cursor: str | None = None,
              state: str | None = None) -> dict:
         """A page of the project's instances, newest first (``?state=`` filters; deleted ones are not listed)."""
         where, params = ["i.project_id = %(project)s", "i.state <> 'deleted'"], {"project": project.id}
@@ -198,7 +208,7 @@ class Instances:
             where.append("i.state = %(state)s")
             params["state"] = state
         result = _ORDER.fetch(self.db, f"SELECT {_COLUMNS}{_FROM}", where, params, limit, cursor)
-        result["items"] = [self.view(r, lang) for r in result["items"]]
+        result["items"] = [self.view(r) for r in result["items"]]
         return result
 
     def counts(self, project_id: uuid.UUID) -> dict[str, int]:
@@ -210,9 +220,9 @@ class Instances:
         return counts
 
     # -- creating --------------------------------------------------------------------------------
-    def create(self, principal: Principal, project: ProjectRef, body: dict, lang: str) -> dict:
+    def create(self, principal: Principal, project: ProjectRef, body: dict) -> dict:
         """Validate, check the quota, insert the instance ``pending`` and enqueue ``instance.create`` — atomically."""
-        hostname = check_name(body.get("name"), lang)
+        hostname = check_name(body.get("name"))
         password = body.get("password")
         password_hash = hash_password(password) if password else None
         instance_id = uuid.uuid4()
@@ -220,26 +230,23 @@ class Instances:
             with self.db.connection() as conn:
                 template = self.services.templates.get(body["template_id"], conn)
                 if template is None or not template["enabled"]:
-                    raise ValidationFailed({"template_id": translate(lang, "instance.template_unavailable")},
+                    raise ValidationFailed({"template_id": "instance.template_unavailable"},
                                            key="instance.template_unavailable")
                 if body.get("image_id"):
                     image = self.services.images.get(body["image_id"], conn)
                 else:
                     image = self.services.images.default(conn)
                 if image is None or not image["enabled"]:
-                    raise ValidationFailed({"image_id": translate(lang, "instance.image_unavailable")},
-                                           key="instance.image_unavailable")
+                    raise ValidationFailed({"image_id": "instance.image_unavailable"}, key="instance.image_unavailable")
                 if template["disk_gib"] < image["min_disk_gib"]:
-                    raise ValidationFailed({"template_id": translate(lang, "instance.disk_too_small",
-                                                                     min=image["min_disk_gib"])},
+                    raise ValidationFailed({"template_id": ("instance.disk_too_small", {"min": image["min_disk_gib"]})},
                                            key="instance.disk_too_small", min=image["min_disk_gib"])
                 keypair_id = None
                 if body.get("keypair_id"):
                     try:
                         keypair_id = self.services.keypairs.get(project.id, body["keypair_id"], conn)["id"]
                     except NotFoundError:
-                        raise ValidationFailed({"keypair_id": translate(lang, "keypair.not_found")},
-                                               key="keypair.not_found") from None
+                        raise ValidationFailed({"keypair_id": "keypair.not_found"}, key="keypair.not_found") from None
                 self.services.quotas.reserve(conn, project.id, {
                     "instances": 1, "vcpus": template["vcpus"], "ram_mib": template["ram_mib"],
                     "disk_gib": template["disk_gib"]})
@@ -253,10 +260,10 @@ class Instances:
                 row, job = self._enqueue(conn, principal, project, instance_id, "instance.create")
         except psycopg.errors.UniqueViolation:
             raise Conflict("instance.name_taken", code="name_taken", name=body["name"]) from None
-        return self._accepted(row, job, lang)
+        return self._accepted(row, job)
 
-    def rename(self, project: ProjectRef, instance_id: uuid.UUID, name: str, lang: str) -> dict:
-        check_name(name, lang)
+    def rename(self, project: ProjectRef, instance_id: uuid.UUID, name: str) -> dict:
+        check_name(name)
         try:
             with self.db.connection() as conn:
                 done = conn.execute("UPDATE instances SET name = %s, updated_at = now()"
@@ -267,11 +274,11 @@ class Instances:
             raise Conflict("instance.name_taken", code="name_taken", name=name) from None
         if not done or row is None:
             raise NotFoundError("instance.not_found")
-        return self.view(row, lang, detail=True)
+        return self.view(row, detail=True)
 
     # -- actions ---------------------------------------------------------------------------------
-    def _transition(self, conn: psycopg.Connection, project: ProjectRef, instance_id: uuid.UUID, action: str,
-                    lang: str) -> dict:
+    def _transition(self, conn: psycopg.Connection, project: ProjectRef, instance_id: uuid.UUID, action: str
+                    ) -> dict:
         """Inside the caller's transaction: move to the action's transitional state, or 404 / 409."""
         allowed, to_state, _ = ACTIONS[action]
         moved = conn.execute(
@@ -289,16 +296,16 @@ class Instances:
                            action=action, state=current["state"], allowed=", ".join(can) or "-")
         return moved
 
-    def act(self, principal: Principal, project: ProjectRef, instance_id: uuid.UUID, action: str, lang: str,
+    def act(self, principal: Principal, project: ProjectRef, instance_id: uuid.UUID, action: str,
             payload: dict | None = None) -> dict:
         """start | stop | reboot | delete: the transitional state now, the job enqueued with it."""
         with self.db.connection() as conn:
-            self._transition(conn, project, instance_id, action, lang)
+            self._transition(conn, project, instance_id, action)
             row, job = self._enqueue(conn, principal, project, instance_id, ACTIONS[action][2], payload)
-        return self._accepted(row, job, lang)
+        return self._accepted(row, job)
 
     def resize(self, principal: Principal, project: ProjectRef, instance_id: uuid.UUID,
-               template_id: uuid.UUID, lang: str) -> dict:
+               template_id: uuid.UUID) -> dict:
         """Stopped only: the new template's vCPUs and RAM, the growth checked against the quota atomically.
 
         The disk keeps its size (the driver contract resizes CPUs and memory); a GPU count cannot change.
@@ -309,12 +316,11 @@ class Instances:
                 raise NotFoundError("instance.not_found")
             template = self.services.templates.get(template_id, conn)
             if template is None or not template["enabled"]:
-                raise ValidationFailed({"template_id": translate(lang, "instance.template_unavailable")},
+                raise ValidationFailed({"template_id": "instance.template_unavailable"},
                                        key="instance.template_unavailable")
             if template["gpus"] != current["gpus"]:
-                raise ValidationFailed({"template_id": translate(lang, "instance.resize_gpus")},
-                                       key="instance.resize_gpus")
-            self._transition(conn, project, instance_id, "resize", lang)
+                raise ValidationFailed({"template_id": "instance.resize_gpus"}, key="instance.resize_gpus")
+            self._transition(conn, project, instance_id, "resize")
             before = conn.execute("SELECT vcpus, ram_mib, template_id FROM instances WHERE id = %s",
                                   (instance_id,)).fetchone()
             self.services.quotas.reserve(conn, project.id, {
@@ -324,7 +330,7 @@ class Instances:
             row, job = self._enqueue(conn, principal, project, instance_id, "instance.resize", {
                 "previous": {"vcpus": before["vcpus"], "ram_mib": before["ram_mib"],
                              "template_id": str(before["template_id"])}})
-        return self._accepted(row, job, lang)
+        return self._accepted(row, job)
 
     def _enqueue(self, conn: psycopg.Connection, principal: Principal, project: ProjectRef,
                  instance_id: uuid.UUID, kind: str, extra: dict | None = None) -> tuple[dict, dict]:
@@ -334,13 +340,13 @@ class Instances:
                             max_attempts=int(self.config.get("jobs.max_attempts")))
         return self._row(conn, instance_id), job
 
-    def _accepted(self, row: dict, job: dict, lang: str) -> dict:
+    def _accepted(self, row: dict, job: dict) -> dict:
         """The 202 answer: the instance in its transitional state, with the operation that moves it on."""
-        out = self.view(row, lang)
+        out = self.view(row)
         out["operation_id"] = job["id"]
         return out
 
-    # -- for the jobs ----------------------------------------------------------------------------
+    # -- the jobs' and the reconciler's transitions -----------------------------------------------
     @contextmanager
     def lock(self, instance_id: uuid.UUID | str) -> Iterator[None]:
         """One job at a time per instance (a session advisory lock on a connection of its own)."""
@@ -352,7 +358,7 @@ class Instances:
                 conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))",
                              (f"minicloud:instance:{instance_id}",))
 
-    def move(self, instance_id: uuid.UUID | str, from_states: tuple[str, ...], to_state: str, **fields) -> bool:
+    def _move(self, instance_id: uuid.UUID | str, from_states: tuple[str, ...], to_state: str, **fields) -> bool:
         """``state = to_state`` (plus ``fields``) when the state is one of ``from_states``; False otherwise."""
         sets = ["state = %(to)s", "updated_at = now()"]
         params = {"id": instance_id, "from": list(from_states), "to": to_state}
@@ -362,12 +368,80 @@ class Instances:
         return self.db.execute(f"UPDATE instances SET {', '.join(sets)} WHERE id = %(id)s AND state = ANY(%(from)s)",
                                params) == 1
 
+    def place(self, instance: dict) -> Placement:
+        """pending -> building on the host placement chooses now, with its GPUs assigned and its NIC planned,
+        in one transaction under the placement lock (a delete asked for meanwhile keeps the instance unplaced;
+        its job frees the GPUs). Raises ``NoRoom``, ``NoFreePort``, or ``HostUnavailable`` when no host
+        answers; nothing is recorded then."""
+        infos = self.services.hosts.infos()
+        with self.db.connection() as conn:
+            placement = self.services.hosts.choose(conn, instance, infos)
+            host = placement.host
+            for gpu in placement.gpus:
+                conn.execute("INSERT INTO gpu_assignments (host_id, address, instance_id) VALUES (%s, %s, %s)",
+                             (host["id"], gpu.address, instance["id"]))
+            nic = self.services.networking.plan_nic(conn, instance, host)
+            conn.execute("UPDATE instances SET host_id = %s, nic = %s, state = 'building', updated_at = now()"
+                         " WHERE id = %s AND state IN ('pending', 'building')",
+                         (host["id"], Jsonb(self.services.networking.as_json(nic)), instance["id"]))
+        return placement
+
+    def building(self, instance_id: uuid.UUID | str) -> bool:
+        """pending -> building for an instance placed before (a create job run again)."""
+        return self._move(instance_id, ("pending",), "building")
+
+    def built(self, instance_id: uuid.UUID | str, artefacts: dict, addresses: list[str]) -> bool:
+        """building -> running, with what the driver rendered and the guest's addresses."""
+        return self._move(instance_id, ("building",), "running", artefacts=artefacts, addresses=addresses,
+                          status_key=None, status_reason=None)
+
+    def started(self, instance_id: uuid.UUID | str) -> bool:
+        """starting -> running (an instance started from ``error`` forgets why it was there)."""
+        return self._move(instance_id, ("starting",), "running", status_key=None, status_reason=None)
+
+    def stopped(self, instance_id: uuid.UUID | str) -> bool:
+        return self._move(instance_id, ("stopping",), "stopped")
+
+    def rebooted(self, instance_id: uuid.UUID | str) -> bool:
+        return self._move(instance_id, ("rebooting",), "running")
+
+    def resized(self, instance_id: uuid.UUID | str, artefacts: dict) -> bool:
+        """resizing -> stopped, with the domain XML the driver redefined."""
+        return self._move(instance_id, ("resizing",), "stopped", artefacts=artefacts)
+
+    def undo_resize(self, instance_id: uuid.UUID | str, previous: dict) -> None:
+        """Give the growth a failed resize reserved back: the vCPUs, RAM and template it had before."""
+        self.db.execute("UPDATE instances SET vcpus = %s, ram_mib = %s, template_id = %s WHERE id = %s",
+                        (previous["vcpus"], previous["ram_mib"], previous["template_id"], instance_id))
+
+    def deleted(self, instance_id: uuid.UUID | str) -> None:
+        """deleting -> deleted, its GPUs free again (its domain and volumes are gone)."""
+        with self.db.connection() as conn:
+            conn.execute("DELETE FROM gpu_assignments WHERE instance_id = %s", (instance_id,))
+            conn.execute("UPDATE instances SET state = 'deleted', updated_at = now()"
+                         " WHERE id = %s AND state = 'deleting'", (instance_id,))
+
     def fail(self, instance_id: uuid.UUID | str, key: str, cause: str,
              from_states: tuple[str, ...] = LIVE_STATES) -> None:
         """-> error, with a catalog key and the cause a person can read, when the state is one of ``from_states``
         (a job passes the states it works on, so a failing create does not undo a delete asked for meanwhile)."""
         self.db.execute("UPDATE instances SET state = 'error', status_key = %s, status_reason = %s, updated_at = now()"
                         " WHERE id = %s AND state = ANY(%s)", (key, cause[:1000], instance_id, list(from_states)))
+
+    def live_on(self, host_id: uuid.UUID) -> list[dict]:
+        """id, domain_name and state of every instance placed on the host and not deleted."""
+        return self.db.fetchall("SELECT id, domain_name, state FROM instances WHERE host_id = %s"
+                                " AND state <> 'deleted'", (host_id,))
+
+    def domain_names(self) -> set[str]:
+        """The domains that instances not deleted own, on any host."""
+        rows = self.db.fetchall("SELECT domain_name FROM instances WHERE state <> 'deleted'")
+        return {r["domain_name"] for r in rows}
+
+    def follow_domain(self, instance_id: uuid.UUID, from_state: str, to_state: str, key: str | None) -> bool:
+        """The reconciler: ``from_state`` -> ``to_state`` (``key`` says why, e.g. "instance.domain_missing")
+        unless a request moved the instance meanwhile; True when it moved."""
+        return self._move(instance_id, (from_state,), to_state, status_key=key, status_reason=None)
 
     def gpus_of(self, instance_id: uuid.UUID | str) -> list[str]:
         return [r["address"] for r in self.db.fetchall(

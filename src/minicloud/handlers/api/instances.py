@@ -8,6 +8,7 @@ from __future__ import annotations
 from minicloud.errors import ValidationFailed
 from minicloud.services.instances import ACTIONS, NAME_PATTERN, STATES
 from minicloud.web.listing import list_query
+from minicloud.web.messages import text
 from minicloud.web.schemas import COUNT, STRING, TIME, UUID, array, extended, located, nullable, obj, page_of, sparse
 from minicloud.web.validation import validate
 
@@ -73,34 +74,39 @@ def _named_body(ctx) -> dict:
         raise
 
 
+def shown(ctx, instance: dict) -> dict:
+    """The service's instance as the caller reads it: why it is in error, in their language."""
+    return {**instance, "status_reason": text(ctx.t, instance["status_reason"])}
+
+
 def _accepted(ctx, instance):
     ctx.audit_target = str(instance["id"])
-    return ctx.respond(instance, 202, {"Location": ctx.url_for("instances.get", instance_id=instance["id"])})
+    location = ctx.url_for("instances.get", instance_id=instance["id"])
+    return ctx.respond(shown(ctx, instance), 202, {"Location": location})
 
 
 def create(ctx):
-    instance = ctx.services.instances.create(ctx.principal, ctx.project, _named_body(ctx), ctx.lang)
-    return _accepted(ctx, instance)
+    return _accepted(ctx, ctx.services.instances.create(ctx.principal, ctx.project, _named_body(ctx)))
 
 
 def list_instances(ctx):
     q = ctx.query()
-    return ctx.respond(ctx.services.instances.list(ctx.project, ctx.lang, limit=q["limit"], cursor=q.get("cursor"),
-                                                   state=q.get("state")))
+    page = ctx.services.instances.list(ctx.project, limit=q["limit"], cursor=q.get("cursor"), state=q.get("state"))
+    return ctx.respond({**page, "items": [shown(ctx, item) for item in page["items"]]})
 
 
 def get(ctx, instance_id):
-    return ctx.respond(ctx.services.instances.get(ctx.project, instance_id, ctx.lang))
+    return ctx.respond(shown(ctx, ctx.services.instances.get(ctx.project, instance_id)))
 
 
 def rename(ctx, instance_id):
     body = _named_body(ctx)
-    return ctx.respond(ctx.services.instances.rename(ctx.project, instance_id, body["name"], ctx.lang))
+    return ctx.respond(shown(ctx, ctx.services.instances.rename(ctx.project, instance_id, body["name"])))
 
 
 def _action(name):
     def handler(ctx, instance_id):
-        return _accepted(ctx, ctx.services.instances.act(ctx.principal, ctx.project, instance_id, name, ctx.lang))
+        return _accepted(ctx, ctx.services.instances.act(ctx.principal, ctx.project, instance_id, name))
 
     handler.__name__ = name
     handler.__doc__ = f"POST /api/v1/instances/{{id}}/{name}"
@@ -114,12 +120,12 @@ reboot = _action("reboot")
 
 def resize(ctx, instance_id):
     body = ctx.body()
-    return _accepted(ctx, ctx.services.instances.resize(ctx.principal, ctx.project, instance_id,
-                                                        body["template_id"], ctx.lang))
+    resized = ctx.services.instances.resize(ctx.principal, ctx.project, instance_id, body["template_id"])
+    return _accepted(ctx, resized)
 
 
 def delete(ctx, instance_id):
-    return _accepted(ctx, ctx.services.instances.act(ctx.principal, ctx.project, instance_id, "delete", ctx.lang))
+    return _accepted(ctx, ctx.services.instances.act(ctx.principal, ctx.project, instance_id, "delete"))
 
 
 CONSOLE_BODY = {"type": "object", "required": ["input"], "additionalProperties": False,

@@ -4,8 +4,10 @@ from __future__ import annotations
 import uuid
 
 from minicloud.errors import ApiError, BadRequest, ValidationFailed
+from minicloud.handlers.api.instances import shown
 from minicloud.handlers.pages.common import render
 from minicloud.services.instances import ACTIONS, STATES
+from minicloud.web.messages import field_messages
 
 # States in which the work goes on in the background: the pages refresh themselves meanwhile.
 TRANSITIONAL = ("pending", "building", "stopping", "starting", "rebooting", "resizing", "deleting")
@@ -26,10 +28,11 @@ def _fits(template: dict, room: dict) -> bool:
 
 def index(ctx):
     state = ctx.request.args.get("state") or None
-    listing = ctx.services.instances.list(ctx.project, ctx.lang, limit=50, cursor=ctx.request.args.get("cursor"),
+    listing = ctx.services.instances.list(ctx.project, limit=50, cursor=ctx.request.args.get("cursor"),
                                           state=state if state in STATES else None)
-    busy = any(item["state"] in TRANSITIONAL for item in listing["items"])
-    return render(ctx, "instances/list.html", instances=listing["items"], next_cursor=listing["next"], busy=busy,
+    instances = [shown(ctx, item) for item in listing["items"]]
+    busy = any(item["state"] in TRANSITIONAL for item in instances)
+    return render(ctx, "instances/list.html", instances=instances, next_cursor=listing["next"], busy=busy,
                   quotas=ctx.services.quotas.show(ctx.project.id), state=state)
 
 
@@ -57,9 +60,9 @@ def create(ctx):
     if not values["template_id"]:
         return _form(ctx, 422, values, {"template_id": ctx.t("instance.template_required")})
     try:
-        created = ctx.services.instances.create(ctx.principal, ctx.project, body, ctx.lang)
+        created = ctx.services.instances.create(ctx.principal, ctx.project, body)
     except ValidationFailed as exc:
-        return _form(ctx, exc.status, values, exc.details.get("fields", {}))
+        return _form(ctx, exc.status, values, field_messages(ctx.t, exc.fields))
     except ApiError as exc:
         return _form(ctx, exc.status, values, message=exc.message(ctx.lang))
     ctx.audit_target = str(created["id"])
@@ -67,7 +70,7 @@ def create(ctx):
 
 
 def detail(ctx, instance_id):
-    instance = ctx.services.instances.get(ctx.project, instance_id, ctx.lang)
+    instance = shown(ctx, ctx.services.instances.get(ctx.project, instance_id))
     templates = [t for t in ctx.services.templates.list(ctx.principal)["items"] if t["enabled"]]
     return render(ctx, "instances/detail.html", instance=instance, templates=templates,
                   busy=instance["state"] in TRANSITIONAL,
@@ -86,9 +89,9 @@ def act(ctx, instance_id):
             template_id = uuid.UUID(form.get("template_id", ""))
         except ValueError:
             raise BadRequest("error.bad_request") from None
-        ctx.services.instances.resize(ctx.principal, ctx.project, instance_id, template_id, ctx.lang)
+        ctx.services.instances.resize(ctx.principal, ctx.project, instance_id, template_id)
     else:
-        ctx.services.instances.act(ctx.principal, ctx.project, instance_id, action, ctx.lang)
+        ctx.services.instances.act(ctx.principal, ctx.project, instance_id, action)
     if action == "delete":
         return ctx.redirect(ctx.url_for("pages.instances"))
     return ctx.redirect(ctx.url_for("pages.instance", instance_id=instance_id))
