@@ -1,7 +1,7 @@
 """Errors a user may be shown: an HTTP status, a stable code and a message-catalog key.
 
-Services raise these; the web layer renders them in the JSON envelope (API) or
-on an error page (console), in the caller's language.
+Services raise these with keys and parameters, never with text; the web layer renders
+them in the JSON envelope (API) or on an error page (console), in the caller's language.
 """
 from __future__ import annotations
 
@@ -60,14 +60,23 @@ class UnsupportedMediaType(ApiError):
     status, code = 415, "unsupported_media_type"
 
 
+FieldProblem = str | tuple[str, dict]
+"""What is wrong with one field: a catalog key, or (key, its parameters)."""
+
+
 class ValidationFailed(ApiError):
-    """422 with ``details.fields`` = {field name: message}."""
+    """422 naming every bad field: ``fields`` = {field name: key or (key, params)}, kept as
+    ``details["fields"]``; the web layer shows each as a message (``web.messages.field_messages``)."""
 
     status, code = 422, "validation_failed"
 
-    def __init__(self, fields: dict[str, str], key: str | None = None, **params: Any):
+    def __init__(self, fields: dict[str, FieldProblem], key: str | None = None, **params: Any):
         super().__init__(key or "error.validation_failed", details={"fields": fields},
                          fields=", ".join(fields), **params)
+
+    @property
+    def fields(self) -> dict[str, FieldProblem]:
+        return self.details["fields"]
 
 
 class TooManyRequests(ApiError):

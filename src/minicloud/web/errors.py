@@ -5,9 +5,13 @@ language; nothing else (no stack trace) ever leaks out.
 """
 from __future__ import annotations
 
+from functools import partial
+
 from werkzeug.exceptions import HTTPException
 
-from minicloud.errors import ApiError
+from minicloud.errors import ApiError, ValidationFailed
+from minicloud.i18n import translate
+from minicloud.web.messages import field_messages
 
 _HTTP_CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -28,4 +32,7 @@ def from_http_exception(exc: HTTPException) -> ApiError:
 
 
 def envelope(error: ApiError, lang: str) -> dict:
-    return {"error": {"code": error.code, "message": error.message(lang), "details": error.details}}
+    details = error.details
+    if isinstance(error, ValidationFailed):
+        details = {**details, "fields": field_messages(partial(translate, lang), error.fields)}
+    return {"error": {"code": error.code, "message": error.message(lang), "details": details}}
