@@ -60,8 +60,8 @@ class UnsupportedMediaType(ApiError):
     status, code = 415, "unsupported_media_type"
 
 
-FieldProblem = str | tuple[str, dict]
-"""What is wrong with one field: a catalog key, or (key, its parameters)."""
+Keyed = str | tuple[str, dict]
+"""What a service says (what is wrong with a field, what a status means): a catalog key, or (key, its parameters)."""
 
 
 class ValidationFailed(ApiError):
@@ -70,12 +70,12 @@ class ValidationFailed(ApiError):
 
     status, code = 422, "validation_failed"
 
-    def __init__(self, fields: dict[str, FieldProblem], key: str | None = None, **params: Any):
+    def __init__(self, fields: dict[str, Keyed], key: str | None = None, **params: Any):
         super().__init__(key or "error.validation_failed", details={"fields": fields},
                          fields=", ".join(fields), **params)
 
     @property
-    def fields(self) -> dict[str, FieldProblem]:
+    def fields(self) -> dict[str, Keyed]:
         return self.details["fields"]
 
 

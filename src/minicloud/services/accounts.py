@@ -10,7 +10,7 @@ import psycopg.errors
 
 from minicloud.config import Config
 from minicloud.db.pool import Database
-from minicloud.errors import Conflict, FieldProblem, Unauthorized, ValidationFailed
+from minicloud.errors import Conflict, Keyed, Unauthorized, ValidationFailed
 from minicloud.services.login_throttle import LoginThrottle
 from minicloud.services.pagination import MAX_LIMIT, Keyset
 from minicloud.services.projects import Projects
@@ -40,10 +40,10 @@ class Accounts:
         self._dummy_hash = bcrypt.hashpw(b"minicloud-dummy", bcrypt.gensalt(self.cost))
 
     # -- sign-up ---------------------------------------------------------
-    def check_signup(self, username: str, password: str) -> dict[str, FieldProblem]:
+    def check_signup(self, username: str, password: str) -> dict[str, Keyed]:
         """Field -> message key (with its parameters) for every rule the username and password break
         (empty when fine)."""
-        problems: dict[str, FieldProblem] = {}
+        problems: dict[str, Keyed] = {}
         if not USERNAME.match(username):
             problems["username"] = "account.username_rule"
         if len(password) < PASSWORD_MIN:

@@ -40,7 +40,7 @@ from minicloud.db.pool import Database
 from minicloud.db.sql import update_row
 from minicloud.drivers.containers.base import (AppSpec, ClusterNotConfigured, ClusterUnavailable, ContainerDriver,
                                                KubernetesError, ProjectSpec)
-from minicloud.errors import Conflict, FieldProblem, Forbidden, NotFoundError, ServiceUnavailable, ValidationFailed
+from minicloud.errors import Conflict, Forbidden, Keyed, NotFoundError, ServiceUnavailable, ValidationFailed
 from minicloud.db import queue
 from minicloud.services import app_names
 from minicloud.services.app_rules import is_int, env_problem, mebibytes, millicores, valid_image
@@ -198,7 +198,7 @@ class Apps:
     # -- validation ---------------------------------------------------------------------------------
     def _check_body(self, body: dict) -> dict:
         """The create body's fields, normalised; 422 naming every field that is wrong."""
-        problems: dict[str, FieldProblem] = {}
+        problems: dict[str, Keyed] = {}
         name = body.get("name")
         if not isinstance(name, str) or not name.strip():
             problems["name"] = "apps.name_required"
@@ -309,7 +309,7 @@ class Apps:
 
     def scale(self, project_id, app_id, replicas) -> dict:
         self._require_cluster()
-        problems: dict[str, FieldProblem] = {}
+        problems: dict[str, Keyed] = {}
         self._check_replicas(replicas, problems)
         if problems:
             raise ValidationFailed(problems)

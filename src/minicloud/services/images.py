@@ -14,7 +14,7 @@ from minicloud.config import Config
 from minicloud.db.pool import Database
 from minicloud.db.sql import update_row
 from minicloud.drivers.compute.base import ImageSpec
-from minicloud.errors import Conflict, FieldProblem, NotFoundError, ValidationFailed
+from minicloud.errors import Conflict, Keyed, NotFoundError, ValidationFailed
 from minicloud.services.pagination import MAX_LIMIT, Keyset
 from minicloud.services.principal import Principal
 
@@ -50,8 +50,8 @@ class Images:
 
     @staticmethod
     def _check_paths(values: dict) -> None:
-        missing: dict[str, FieldProblem] = {k: ("image.file_missing", {"path": values[k]})
-                   for k in PATHS if values.get(k) and not os.path.isfile(values[k])}
+        missing: dict[str, Keyed] = {k: ("image.file_missing", {"path": values[k]})
+                                     for k in PATHS if values.get(k) and not os.path.isfile(values[k])}
         for k in PATHS:
             if values.get(k) and not os.path.isabs(values[k]):
                 missing[k] = "image.path_not_absolute"

@@ -15,7 +15,7 @@ import uuid
 import psycopg
 
 from minicloud.db.pool import Database
-from minicloud.errors import FieldProblem, Forbidden, ValidationFailed
+from minicloud.errors import Forbidden, Keyed, ValidationFailed
 from minicloud.services.projects import Projects
 
 COMPUTE = ("instances", "vcpus", "ram_mib", "disk_gib")
@@ -82,7 +82,7 @@ class Quotas:
 
     def set_limits(self, project_id: uuid.UUID, limits: dict[str, int]) -> dict:
         known = set(self.projects.default_quotas())
-        bad: dict[str, FieldProblem] = {k: "quota.unknown_resource" for k in limits if k not in known}
+        bad: dict[str, Keyed] = {k: "quota.unknown_resource" for k in limits if k not in known}
         bad.update({k: ("validation.minimum", {"min": 0})
                     for k, v in limits.items() if k in known and (not isinstance(v, int) or isinstance(v, bool) or v < 0)})
         if bad:

@@ -14,7 +14,7 @@ import psycopg
 
 from minicloud.config import Config
 from minicloud.db.pool import Database
-from minicloud.errors import FieldProblem, Forbidden, NotFoundError, ValidationFailed
+from minicloud.errors import Forbidden, Keyed, NotFoundError, ValidationFailed
 
 RESOURCES = ("projects",)
 DEFAULT_KEYS = {"projects": "quotas.projects_per_user"}  # resource -> its configured default
@@ -48,7 +48,7 @@ class UserQuotas:
 
     def set_limits(self, user_id: uuid.UUID, limits: dict) -> dict:
         """Set some of the user's limits (a global administrator's call); 422 naming unknown or negative ones."""
-        bad: dict[str, FieldProblem] = {k: "quota.unknown_resource" for k in limits if k not in RESOURCES}
+        bad: dict[str, Keyed] = {k: "quota.unknown_resource" for k in limits if k not in RESOURCES}
         bad.update({k: ("validation.minimum", {"min": 0}) for k, v in limits.items()
                     if k in RESOURCES and (not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < 2 ** 31)})
         fields = {f"limits.{k}": v for k, v in bad.items()}

@@ -32,6 +32,7 @@ def from_http_exception(exc: HTTPException) -> ApiError:
 
 
 def envelope(error: ApiError, lang: str) -> dict:
+    """The error as the API answers it, in ``lang``: a ValidationFailed's field problems as messages too."""
     details = error.details
     if isinstance(error, ValidationFailed):
         details = {**details, "fields": field_messages(partial(translate, lang), error.fields)}
