@@ -140,7 +140,7 @@ class ServicePath:
 
     def new_project(self) -> str:
         self.users += 1
-        user = self.services.accounts.signup(f"bench{self.users}", "bench-password-1", "Bench", None, None, "en")
+        user = self.services.accounts.signup(f"bench{self.users}", "bench-password-1", "Bench", None, None)
         return next(p["id"] for p in self.services.db.fetchall(
             "SELECT p.id FROM projects p JOIN memberships m ON m.project_id = p.id WHERE m.user_id = %s",
             (user["id"],)))

@@ -53,7 +53,7 @@ def make_token(url: str, jwt_secret: str) -> str:
         {"database.url": url, "auth.bcrypt_cost": 4, "auth.jwt_secret": jwt_secret})
     services = Services.from_config(config)
     try:
-        user = services.accounts.signup(BENCH_USER, BENCH_PASSWORD, "Bench User", None, None, "en")
+        user = services.accounts.signup(BENCH_USER, BENCH_PASSWORD, "Bench User", None, None)
         token, _ = services.sessions.issue(user["id"])
     finally:
         services.close()

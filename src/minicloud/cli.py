@@ -29,6 +29,14 @@ def _db_upgrade(args, config) -> int:
     return 0
 
 
+def _said(exc) -> str:
+    """An error as the commands print it: the English message, then its details (each bad field in words)."""
+    from minicloud.web.errors import envelope
+
+    error = envelope(exc, "en")["error"]
+    return f"{error['message']} {error['details'] or ''}"
+
+
 def _create_admin(args, config) -> int:
     from minicloud.errors import ApiError
     from minicloud.services import Services
@@ -52,7 +60,7 @@ def _create_admin(args, config) -> int:
                 return 0
         user, created = services.accounts.ensure_admin(username, password)
     except ApiError as exc:
-        print(f"create-admin: {exc.message('en')} {exc.details or ''}", file=sys.stderr)
+        print(f"create-admin: {_said(exc)}", file=sys.stderr)
         return 1
     finally:
         services.close()
@@ -110,9 +118,9 @@ def _register_image(args, config) -> int:
         if existing and args.if_missing:
             print(f"image {name} is registered already ({existing['disk_path']}); left as is")
             return 0
-        image = services.images.create(values, "en")
+        image = services.images.create(values)
     except ApiError as exc:
-        print(f"register-image: {exc.message('en')} {exc.details or ''}", file=sys.stderr)
+        print(f"register-image: {_said(exc)}", file=sys.stderr)
         return 1
     finally:
         services.close()

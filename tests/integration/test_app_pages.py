@@ -2,7 +2,8 @@
 with status message, logs, events, actions and the manifests underneath, viewers, and no cluster at all.
 
 The apps service is replaced by an in-memory stand-in that keeps the service CONTRACT
-(``minicloud.services.apps``): the pages are what is tested here, not Kubernetes.
+(``minicloud.services.apps``), speaking in catalog keys as the service does: the pages are what is
+tested here (and that they put the keys in the reader's language), not Kubernetes.
 """
 import re
 import uuid
@@ -16,9 +17,10 @@ from minicloud.services import Services
 
 IMAGE_NOT_FOUND = {"ko": "컨테이너 이미지를 찾을 수 없습니다. 이미지 주소를 확인해주세요.",
                    "en": "The container image could not be found. Check the image address."}
-NAME_REQUIRED = {"ko": "앱 이름을 입력해주세요.", "en": "Enter a name for the app."}
-QUOTA = {"ko": "할당량을 초과하여 앱을 배포할 수 없습니다.", "en": "The quota does not allow another app."}
-NO_CLUSTER = "No Kubernetes cluster is configured: set KUBECONFIG or put a kubeconfig at ~/.kube/config."
+NAME_REQUIRED = {"ko": "앱 이름을 입력해주세요.", "en": "Give the app a name."}
+QUOTA = {"ko": "이 프로젝트는 이미 최대 0개의 앱을 가지고 있습니다.",
+         "en": "The project already has its maximum of 0 apps."}
+NO_CLUSTER = "KUBECONFIG 환경 변수에 kubeconfig 파일을 지정하거나"
 
 
 class AppsStandIn:
@@ -35,21 +37,21 @@ class AppsStandIn:
         if not self.answering:
             raise ServiceUnavailable("error.service_unavailable", code="cluster_unavailable")
 
-    def cluster(self, lang="en"):
+    def cluster(self):
         if self.configured:
             return {"configured": True, "server": "https://10.0.0.1:6443", "message": None}
-        return {"configured": False, "server": None, "message": NO_CLUSTER}
+        return {"configured": False, "server": None, "message": ("apps.no_cluster", {"cause": ""})}
 
     def sizes(self):
         return {"small": {"cpu": "250m", "memory": "256Mi"}, "medium": {"cpu": "500m", "memory": "512Mi"}}
 
-    def create(self, project_id, body, lang="en"):
+    def create(self, project_id, body):
         self._check()
         self.calls.append(("create", body))
         if not body.get("name"):
-            raise ValidationFailed({"name": NAME_REQUIRED[lang]})
+            raise ValidationFailed({"name": "apps.name_required"})
         if len(self.apps) >= self.limit:
-            raise _Message(403, QUOTA[lang])
+            raise Forbidden("apps.quota_exceeded", code="quota_exceeded", limit=self.limit)
         app_id = uuid.uuid4()
         host = f"{body['name']}.apps.minicloud.test"
         manifests = [{"apiVersion": "apps/v1", "kind": "Deployment",
@@ -62,56 +64,45 @@ class AppsStandIn:
         app = {"id": app_id, "name": body["name"], "k8s_name": f"{body['name']}-abc12", "host": host,
                "url": f"https://{host}", "image": body["image"], "port": body["port"],
                "replicas": body.get("replicas", 1), "ready_replicas": 0, "size": body.get("size", "small"),
-               "env": body.get("env", {}), "status": "PENDING", "message": "Waiting for the deployment to start.",
+               "env": body.get("env", {}), "status": "PENDING", "message": ("apps.status.pending", {"cause": ""}),
                "created_at": now, "updated_at": now, "manifests": manifests,
                "events": [{"type": "Normal", "reason": "Scheduled", "message": "Successfully assigned pod",
                            "at": "2026-11-22T03:00:05Z"}]}
         self.apps[app_id] = app
         return dict(app)
 
-    def list(self, project_id, lang="en"):
+    def list(self, project_id):
         self._check()
         items = [dict(a) for a in self.apps.values()]
         return {"summary": {"total": len(items), "running": sum(a["status"] == "RUNNING" for a in items)},
                 "items": items}
 
-    def get(self, project_id, app_id, lang="en"):
+    def get(self, project_id, app_id):
         self._check()
         if app_id not in self.apps:
             raise NotFoundError("error.not_found")
         return dict(self.apps[app_id])
 
-    def redeploy(self, project_id, app_id, image=None, lang="en"):
+    def redeploy(self, project_id, app_id, image=None):
         self.calls.append(("redeploy", app_id, image))
         app = self.apps[app_id]
         app.update(image=image or app["image"], status="DEPLOYING")
         return dict(app)
 
-    def scale(self, project_id, app_id, replicas, lang="en"):
+    def scale(self, project_id, app_id, replicas):
         self.calls.append(("scale", app_id, replicas))
         if replicas > 10:
-            raise ValidationFailed({"replicas": "At most 10 replicas."})
+            raise ValidationFailed({"replicas": ("apps.replicas_invalid", {"max": 10})})
         self.apps[app_id].update(replicas=replicas, status="DEPLOYING")
         return dict(self.apps[app_id])
 
-    def logs(self, project_id, app_id, tail=100, lang="en"):
+    def logs(self, project_id, app_id, tail=100):
         self._check()
         return {"lines": ["listening on :8080", "GET / 200"]}
 
-    def delete(self, project_id, app_id, lang="en"):
+    def delete(self, project_id, app_id):
         self.calls.append(("delete", app_id))
         return dict(self.apps.pop(app_id), status="DELETING")
-
-
-class _Message(Forbidden):
-    """A 403 whose message is already in the caller's language (the stand-in has no locale file)."""
-
-    def __init__(self, status, text):
-        super().__init__("error.forbidden", status=status)
-        self.text = text
-
-    def message(self, lang):
-        return self.text
 
 
 @pytest.fixture
@@ -204,9 +195,10 @@ def test_deploy_redirects_to_the_detail_page_with_everything(client, alice, stan
     assert created.headers["Location"] == f"/apps/{app_id}"
     assert standin.calls[0] == ("create", {"name": "web", "image": "nginx:1.27", "port": 80, "replicas": 2,
                                            "size": "small", "env": {"GREETING": "hello", "MODE": "prod"}})
-    app.update(status="IMAGE_NOT_FOUND", message=IMAGE_NOT_FOUND["ko"])
+    app.update(status="IMAGE_NOT_FOUND", message=("apps.status.image_not_found", {"cause": ""}))
     page = html(client.get(created.headers["Location"], headers={"Accept-Language": "ko"}))
     assert "이미지 없음" in page and IMAGE_NOT_FOUND["ko"] in page
+    assert IMAGE_NOT_FOUND["en"] in html(client.get(created.headers["Location"], headers={"Accept-Language": "en"}))
     assert 'href="https://web.apps.minicloud.test"' in page
     assert "listening on :8080\nGET / 200" in page  # logs
     assert "Scheduled" in page and "Successfully assigned pod" in page and "2026-11-22 03:00 UTC" in page
@@ -226,8 +218,9 @@ def test_actions_post_with_csrf_and_land_back(client, alice, standin):
     assert "Deploying" in page and '<meta http-equiv="refresh"' in page
     assert post_form(client, f"{detail}/action", {"action": "scale", "replicas": "3"}).status_code == 303
     assert standin.calls[-1] == ("scale", app_id, 3)
-    too_many = post_form(client, f"{detail}/action", {"action": "scale", "replicas": "40"})
-    assert too_many.status_code == 422 and "At most 10 replicas." in html(too_many)
+    too_many = post_form(client, f"{detail}/action", {"action": "scale", "replicas": "40"},
+                         headers={"Accept-Language": "en"})
+    assert too_many.status_code == 422 and "Replicas must be a whole number from 0 to 10." in html(too_many)
     unconfirmed = post_form(client, f"{detail}/action", {"action": "delete"}, headers={"Accept-Language": "en"})
     assert unconfirmed.status_code == 422 and "Tick the box to confirm the deletion." in html(unconfirmed)
     assert app_id in standin.apps

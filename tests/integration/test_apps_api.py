@@ -75,11 +75,13 @@ def test_deploy_answers_pending_with_the_url_then_runs(auth, work, cluster):
 def test_invalid_fields_are_422_with_every_field_named_before_the_cluster(auth, cluster):
     alice = auth.user("alice")
     bad = alice.post("/api/v1/apps", json={"name": "x", "image": "Nginx:latest", "port": 70000, "replicas": 11,
-                                          "env": {"1BAD": "x"}, "size": "huge"})
+                                          "env": {"1BAD": "x"}, "size": "huge"}, headers={"Accept-Language": "en"})
     assert bad.status_code == 422
     assert set(bad.json["error"]["details"]["fields"]) == {"image", "port", "replicas", "env", "size"}
+    assert bad.json["error"]["details"]["fields"]["replicas"] == "Replicas must be a whole number from 0 to 10."
     missing = alice.post("/api/v1/apps", json={"image": "nginx", "port": 80}, headers={"Accept-Language": "ko"})
-    assert missing.status_code == 422 and "name" in missing.json["error"]["details"]["fields"]
+    assert missing.status_code == 422
+    assert missing.json["error"]["details"]["fields"]["name"] == "앱 이름을 입력해주세요."
     for image in ("nginx", "nginx:1.27", "ghcr.io/user/app:v1", "localhost:5000/a/b", "busybox@sha256:" + "a" * 64):
         assert alice.post("/api/v1/apps", json={**APP, "image": image, "port": 0}).json["error"]["details"][
             "fields"].keys() == {"port"}, image
@@ -100,8 +102,10 @@ def test_the_app_count_quota_is_403(auth, admin, work):
 def test_replicas_beyond_the_projects_cpu_quota_are_422(auth, admin, work):
     alice = auth.user("alice")
     admin.patch("/api/v1/quotas", json={"project_id": alice.personal_project, "limits": {"vcpus": 1}})
-    too_many = alice.post("/api/v1/apps", json={**APP, "size": "large", "replicas": 2})
+    too_many = alice.post("/api/v1/apps", json={**APP, "size": "large", "replicas": 2},
+                          headers={"Accept-Language": "ko"})
     assert too_many.status_code == 422 and list(too_many.json["error"]["details"]["fields"]) == ["replicas"]
+    assert "vCPU 1개" in too_many.json["error"]["details"]["fields"]["replicas"]
     app = deploy(alice, work, size="small", replicas=2)  # 2 × 250m fits in 1 vCPU
     assert alice.post(f"/api/v1/apps/{app['id']}/scale", json={"replicas": 5}).status_code == 422
     assert alice.post(f"/api/v1/apps/{app['id']}/scale", json={"replicas": 4}).status_code == 202

@@ -10,8 +10,7 @@ import psycopg.errors
 
 from minicloud.config import Config
 from minicloud.db.pool import Database
-from minicloud.errors import Conflict, Unauthorized, ValidationFailed
-from minicloud.i18n import translate
+from minicloud.errors import Conflict, Keyed, Unauthorized, ValidationFailed
 from minicloud.services.login_throttle import LoginThrottle
 from minicloud.services.pagination import MAX_LIMIT, Keyset
 from minicloud.services.projects import Projects
@@ -41,15 +40,16 @@ class Accounts:
         self._dummy_hash = bcrypt.hashpw(b"minicloud-dummy", bcrypt.gensalt(self.cost))
 
     # -- sign-up ---------------------------------------------------------
-    def check_signup(self, username: str, password: str, lang: str) -> dict[str, str]:
-        """Field -> message for every rule the username and password break (empty when fine)."""
-        problems: dict[str, str] = {}
+    def check_signup(self, username: str, password: str) -> dict[str, Keyed]:
+        """Field -> message key (with its parameters) for every rule the username and password break
+        (empty when fine)."""
+        problems: dict[str, Keyed] = {}
         if not USERNAME.match(username):
-            problems["username"] = translate(lang, "account.username_rule")
+            problems["username"] = "account.username_rule"
         if len(password) < PASSWORD_MIN:
-            problems["password"] = translate(lang, "account.password_rule", min=PASSWORD_MIN)
+            problems["password"] = ("account.password_rule", {"min": PASSWORD_MIN})
         elif len(password.encode()) > PASSWORD_MAX_BYTES:
-            problems["password"] = translate(lang, "account.password_too_long", max=PASSWORD_MAX_BYTES)
+            problems["password"] = ("account.password_too_long", {"max": PASSWORD_MAX_BYTES})
         return problems
 
     def username_available(self, username: str) -> bool:
@@ -60,10 +60,10 @@ class Accounts:
         return row is None
 
     def signup(self, username: str, password: str, display_name: str, email: str | None,
-               birthdate: date | None, lang: str, is_admin: bool = False) -> dict:
+               birthdate: date | None, is_admin: bool = False) -> dict:
         """A new user with a personal project (admin role in it); Conflict if the name is taken."""
         username = normalize_username(username)
-        problems = self.check_signup(username, password, lang)
+        problems = self.check_signup(username, password)
         if problems:
             raise ValidationFailed(problems)
         password_hash = bcrypt.hashpw(password.encode(), bcrypt.gensalt(self.cost)).decode()
@@ -81,8 +81,8 @@ class Accounts:
         user["projects"] = [project]
         return user
 
-    def set_password(self, username: str, password: str, lang: str) -> None:
-        problems = self.check_signup(normalize_username(username), password, lang)
+    def set_password(self, username: str, password: str) -> None:
+        problems = self.check_signup(normalize_username(username), password)
         problems.pop("username", None)
         if problems:
             raise ValidationFailed(problems)
@@ -118,12 +118,12 @@ class Accounts:
         params = {"default_projects": int(self.config.get("quotas.projects_per_user"))}
         return _USER_ORDER.fetch(self.db, _USERS, [], params, limit, cursor)
 
-    def ensure_admin(self, username: str, password: str, lang: str = "en") -> tuple[dict, bool]:
+    def ensure_admin(self, username: str, password: str) -> tuple[dict, bool]:
         """The global administrator ``username`` (created, or promoted and given this password); (user, created)."""
         username = normalize_username(username)
         existing = self.db.fetchone("SELECT id FROM users WHERE lower(username) = %s", (username,))
         if existing:
-            self.set_password(username, password, lang)
+            self.set_password(username, password)
             self.db.execute("UPDATE users SET is_admin = true, disabled = false WHERE id = %s", (existing["id"],))
             return self.me(existing["id"]), False
-        return self.signup(username, password, "Administrator", None, None, lang, is_admin=True), True
+        return self.signup(username, password, "Administrator", None, None, is_admin=True), True

@@ -2,22 +2,23 @@
 
 CONTRACT (the pages and API handlers rely on these signatures):
 
-    create(project_id, body, lang="en") -> app dict          # body: {name, image, port, replicas?, env?, size?}
+    create(project_id, body) -> app dict                     # body: {name, image, port, replicas?, env?, size?}
                                                              # status "PENDING"; a job deploys it
     list(project_id) -> {"summary": {"total": n, "running": n}, "items": [app dict]}
     get(project_id, app_id) -> app dict + {"events": [{"type","reason","message","at"}], "manifests": [dict]}
-    redeploy(project_id, app_id, image=None, lang="en") -> app dict   # a rollout (patch), job
-    scale(project_id, app_id, replicas, lang="en") -> app dict        # within the quota, job
+    redeploy(project_id, app_id, image=None) -> app dict     # a rollout (patch), job
+    scale(project_id, app_id, replicas) -> app dict          # within the quota, job
     logs(project_id, app_id, tail=100) -> {"lines": [str]}
     delete(project_id, app_id) -> app dict                   # status "DELETING"; a job removes every object
     sizes() -> {"small": {"cpu": "250m", "memory": "256Mi"}, ...}    # the deploy form's choices
-    cluster() -> {"configured": bool, "server": str | None, "message": str | None}  # never raises
+    cluster() -> {"configured": bool, "server": str | None, "message": (key, params) | None}  # never raises
 
     app dict: {"id", "name", "k8s_name", "url", "host", "image", "port", "replicas", "ready_replicas",
                "size", "env", "status", "message", "created_at", "updated_at"}
     status: "PENDING" | "RUNNING" | "IMAGE_NOT_FOUND" | "INSUFFICIENT_RESOURCES" | "CRASHING" |
             "STOPPED" | "MISSING" (removed behind the platform's back) | "DEPLOYING" | "DELETING" | "FAILED"
-    message: the localized sentence a person reads for that status (see locales apps.json)
+    message: (catalog key, params) of the sentence a person reads for that status (see locales apps.json),
+             or None; the web layer puts it in the reader's language
 
 No cluster configured → every apps call raises ServiceUnavailable("apps.no_cluster") whose
 message says how to connect one (KUBECONFIG, ~/.kube/config, or running in a pod).
@@ -39,8 +40,7 @@ from minicloud.db.pool import Database
 from minicloud.db.sql import update_row
 from minicloud.drivers.containers.base import (AppSpec, ClusterNotConfigured, ClusterUnavailable, ContainerDriver,
                                                KubernetesError, ProjectSpec)
-from minicloud.errors import Conflict, Forbidden, NotFoundError, ServiceUnavailable, ValidationFailed
-from minicloud.i18n import translate
+from minicloud.errors import Conflict, Forbidden, Keyed, NotFoundError, ServiceUnavailable, ValidationFailed
 from minicloud.db import queue
 from minicloud.services import app_names
 from minicloud.services.app_rules import is_int, env_problem, mebibytes, millicores, valid_image
@@ -98,7 +98,7 @@ class Apps:
         return self.setting("base_domain", "apps.minicloud.test")
 
     # -- the cluster --------------------------------------------------------------------------------
-    def cluster(self, lang: str = "en") -> dict:
+    def cluster(self) -> dict:
         """{"configured", "server", "message"}; asks the driver at most every 30 s; never raises."""
         with self._lock:
             seen = self._cluster_seen  # (when, which driver, what it said): a swapped driver is asked afresh
@@ -107,7 +107,7 @@ class Apps:
             else:
                 state = self._ask_cluster()
                 self._cluster_seen = (time.monotonic(), self.driver, state)
-        message = translate(lang, state["key"], cause=state.get("cause", "")) if state.get("key") else None
+        message = (state["key"], {"cause": state.get("cause", "")}) if state.get("key") else None
         return {"configured": state["configured"], "server": state.get("server"), "message": message}
 
     def _ask_cluster(self) -> dict:
@@ -142,9 +142,9 @@ class Apps:
     def url_of(self, host: str) -> str:
         return f"{'https' if self.setting('tls_secret') else 'http'}://{host}"
 
-    def view(self, row: dict, lang: str = "en", detail: bool = False) -> dict:
+    def view(self, row: dict, detail: bool = False) -> dict:
         details = dict(row["details"] or {})
-        message = translate(lang, row["message_key"], cause=details.get("cause", "")) if row["message_key"] else None
+        message = (row["message_key"], {"cause": details.get("cause", "")}) if row["message_key"] else None
         out = {"id": row["id"], "name": row["name"], "k8s_name": row["k8s_name"], "namespace": row["namespace"],
                "url": self.url_of(row["host"]), "host": row["host"], "image": row["image"], "port": row["port"],
                "replicas": row["replicas"], "ready_replicas": row["ready_replicas"], "size": row["size"],
@@ -156,7 +156,7 @@ class Apps:
             out["manifests"] = row["manifests"] or []
         return out
 
-    def list(self, project_id, lang: str = "en", *, limit: int = MAX_LIMIT, cursor: str | None = None) -> dict:
+    def list(self, project_id, *, limit: int = MAX_LIMIT, cursor: str | None = None) -> dict:
         """A page of the project's apps, newest first, beside the summary of all of them."""
         self._require_cluster()
         page = _ORDER.fetch(self.db, f"SELECT {_COLUMNS} FROM apps", ["project_id = %(project)s"],
@@ -164,24 +164,24 @@ class Apps:
         counts = self.db.fetchone("SELECT count(*) AS total, count(*) FILTER (WHERE status = 'RUNNING') AS running"
                                   " FROM apps WHERE project_id = %s", (project_id,))
         return {"summary": {"total": counts["total"], "running": counts["running"]},
-                "items": [self.view(r, lang) for r in page["items"]], "next": page["next"]}
+                "items": [self.view(r) for r in page["items"]], "next": page["next"]}
 
     def summary(self, project_id) -> dict:
         """The dashboard card (raises when no cluster is configured: the card says it cannot load)."""
         return self.list(project_id)["summary"]
 
-    def get(self, project_id, app_id, lang: str = "en") -> dict:
+    def get(self, project_id, app_id) -> dict:
         """The app with its events and manifests; observed afresh when no job is working on it."""
         self._require_cluster()
         row = self._row(project_id, app_id)
         if row["status"] not in ("DELETING", "FAILED") and not self._job_in_flight(app_id):
             row = self._refresh_quietly(row)
-        return self.view(row, lang, detail=True)
+        return self.view(row, detail=True)
 
-    def logs(self, project_id, app_id, tail: int = 100, lang: str = "en") -> dict:
+    def logs(self, project_id, app_id, tail: int = 100) -> dict:
         self._require_cluster()
         if not is_int(tail) or not 1 <= tail <= 1000:
-            raise ValidationFailed({"tail": translate(lang, "apps.tail_rule")}, key="apps.tail_rule")
+            raise ValidationFailed({"tail": "apps.tail_rule"}, key="apps.tail_rule")
         row = self._row(project_id, app_id)
         try:
             lines = self.driver.logs(self.spec(row), tail)
@@ -196,39 +196,39 @@ class Apps:
         return ServiceUnavailable("apps.cluster_unavailable", code="cluster_unavailable", cause=str(exc)[:200])
 
     # -- validation ---------------------------------------------------------------------------------
-    def _check_body(self, body: dict, lang: str) -> dict:
+    def _check_body(self, body: dict) -> dict:
         """The create body's fields, normalised; 422 naming every field that is wrong."""
-        problems: dict[str, str] = {}
+        problems: dict[str, Keyed] = {}
         name = body.get("name")
         if not isinstance(name, str) or not name.strip():
-            problems["name"] = translate(lang, "apps.name_required")
+            problems["name"] = "apps.name_required"
         elif len(name) > 100:
-            problems["name"] = translate(lang, "apps.name_too_long")
+            problems["name"] = "apps.name_too_long"
         if not valid_image(body.get("image")):
-            problems["image"] = translate(lang, "apps.image_invalid")
+            problems["image"] = "apps.image_invalid"
         port = body.get("port")
         if not is_int(port) or not 1 <= port <= 65535:
-            problems["port"] = translate(lang, "apps.port_invalid")
+            problems["port"] = "apps.port_invalid"
         replicas = body.get("replicas", 1)
-        self._check_replicas(replicas, lang, problems)
+        self._check_replicas(replicas, problems)
         size = body.get("size") or self.setting("default_size", "small")
         if size not in self.sizes():
-            problems["size"] = translate(lang, "apps.size_invalid", sizes=", ".join(self.sizes()))
+            problems["size"] = ("apps.size_invalid", {"sizes": ", ".join(self.sizes())})
         env = body.get("env") or {}
         env_wrong = env_problem(env)
         if env_wrong:
-            problems["env"] = translate(lang, env_wrong)
+            problems["env"] = env_wrong
         if problems:
             raise ValidationFailed(problems)
         return {"name": name.strip(), "image": body["image"], "port": port, "replicas": replicas, "size": size,
                 "env": {k: str(v) for k, v in env.items()}}
 
-    def _check_replicas(self, replicas, lang: str, problems: dict) -> None:
+    def _check_replicas(self, replicas, problems: dict) -> None:
         if not is_int(replicas) or not 0 <= replicas <= self.max_replicas:
-            problems["replicas"] = translate(lang, "apps.replicas_invalid", max=self.max_replicas)
+            problems["replicas"] = ("apps.replicas_invalid", {"max": self.max_replicas})
 
     # -- quotas -------------------------------------------------------------------------------------
-    def _check_room(self, conn, project_id, app_id, replicas: int, cpu: str, memory: str, lang: str) -> None:
+    def _check_room(self, conn, project_id, app_id, replicas: int, cpu: str, memory: str) -> None:
         """The project's apps (this one with ``replicas``) must fit its namespace quota (vcpus, ram_mib)."""
         limits = self.quotas.limits_in(conn, project_id)
         rows = conn.execute("SELECT replicas, cpu, memory FROM apps WHERE project_id = %s AND id <> %s",
@@ -236,16 +236,15 @@ class Apps:
         cpu_used = sum(r["replicas"] * millicores(r["cpu"]) for r in rows) + replicas * millicores(cpu)
         mem_used = sum(r["replicas"] * mebibytes(r["memory"]) for r in rows) + replicas * mebibytes(memory)
         if cpu_used > limits.get("vcpus", 0) * 1000 or mem_used > limits.get("ram_mib", 0):
-            raise ValidationFailed({"replicas": translate(lang, "apps.replicas_over_quota",
-                                                          cpu=limits.get("vcpus", 0), memory=limits.get("ram_mib", 0))},
-                                   key="apps.replicas_over_quota", cpu=limits.get("vcpus", 0),
-                                   memory=limits.get("ram_mib", 0))
+            room = {"cpu": limits.get("vcpus", 0), "memory": limits.get("ram_mib", 0)}
+            raise ValidationFailed({"replicas": ("apps.replicas_over_quota", room)}, key="apps.replicas_over_quota",
+                                   **room)
 
     # -- writing ------------------------------------------------------------------------------------
-    def create(self, project_id, body: dict, lang: str = "en") -> dict:
+    def create(self, project_id, body: dict) -> dict:
         """Validate, check the quota, insert the app PENDING with a unique host, enqueue ``app.deploy``."""
         self._require_cluster()
-        wanted = self._check_body(body if isinstance(body, dict) else {}, lang)
+        wanted = self._check_body(body if isinstance(body, dict) else {})
         size = self.sizes()[wanted["size"]]
         app_id = uuid.uuid4()
         namespace = app_names.namespace_for(project_id)
@@ -256,11 +255,11 @@ class Apps:
             if used + 1 > limit:
                 raise AppQuotaExceeded("apps.quota_exceeded", limit=limit, details={
                     "exceeded": ["apps"], "limits": {"apps": limit}, "usage": {"apps": used}})
-            self._check_room(conn, project_id, app_id, wanted["replicas"], size["cpu"], size["memory"], lang)
+            self._check_room(conn, project_id, app_id, wanted["replicas"], size["cpu"], size["memory"])
             self._insert(conn, project_id, app_id, namespace, wanted, size)
             self._enqueue(conn, project_id, app_id, "app.deploy")
             row = self._row(project_id, app_id, conn)
-        return self.view(row, lang)
+        return self.view(row)
 
     def _insert(self, conn, project_id, app_id, namespace: str, wanted: dict, size: dict) -> None:
         """Insert with the first free host (the unique index decides, also against racing creates)."""
@@ -296,35 +295,35 @@ class Apps:
             raise Conflict("apps.busy", code="invalid_state", state=row["status"])
         return row
 
-    def redeploy(self, project_id, app_id, image: str | None = None, lang: str = "en") -> dict:
+    def redeploy(self, project_id, app_id, image: str | None = None) -> dict:
         self._require_cluster()
         if image is not None and not valid_image(image):
-            raise ValidationFailed({"image": translate(lang, "apps.image_invalid")})
+            raise ValidationFailed({"image": "apps.image_invalid"})
         with self.db.connection() as conn:
             row = self._writable(conn, project_id, app_id)
             conn.execute("UPDATE apps SET image = %s, status = 'DEPLOYING', message_key = 'apps.status.deploying',"
                          " details = '{}', updated_at = now() WHERE id = %s", (image or row["image"], app_id))
             self._enqueue(conn, project_id, app_id, "app.redeploy")
             row = self._row(project_id, app_id, conn)
-        return self.view(row, lang)
+        return self.view(row)
 
-    def scale(self, project_id, app_id, replicas, lang: str = "en") -> dict:
+    def scale(self, project_id, app_id, replicas) -> dict:
         self._require_cluster()
-        problems: dict[str, str] = {}
-        self._check_replicas(replicas, lang, problems)
+        problems: dict[str, Keyed] = {}
+        self._check_replicas(replicas, problems)
         if problems:
             raise ValidationFailed(problems)
         with self.db.connection() as conn:
             self.quotas.lock(conn, project_id)
             row = self._writable(conn, project_id, app_id)
-            self._check_room(conn, project_id, app_id, replicas, row["cpu"], row["memory"], lang)
+            self._check_room(conn, project_id, app_id, replicas, row["cpu"], row["memory"])
             conn.execute("UPDATE apps SET replicas = %s, status = 'DEPLOYING', message_key = 'apps.status.deploying',"
                          " details = '{}', updated_at = now() WHERE id = %s", (replicas, app_id))
             self._enqueue(conn, project_id, app_id, "app.scale")
             row = self._row(project_id, app_id, conn)
-        return self.view(row, lang)
+        return self.view(row)
 
-    def delete(self, project_id, app_id, lang: str = "en") -> dict:
+    def delete(self, project_id, app_id) -> dict:
         self._require_cluster()
         with self.db.connection() as conn:
             self._writable(conn, project_id, app_id)
@@ -332,7 +331,7 @@ class Apps:
                          " updated_at = now() WHERE id = %s", (app_id,))
             self._enqueue(conn, project_id, app_id, "app.delete")
             row = self._row(project_id, app_id, conn)
-        return self.view(row, lang)
+        return self.view(row)
 
     # -- for the jobs ---------------------------------------------------------------------------------
     def project_spec(self, project_id) -> ProjectSpec:

@@ -14,8 +14,7 @@ from minicloud.config import Config
 from minicloud.db.pool import Database
 from minicloud.db.sql import update_row
 from minicloud.drivers.compute.base import ImageSpec
-from minicloud.errors import Conflict, NotFoundError, ValidationFailed
-from minicloud.i18n import translate
+from minicloud.errors import Conflict, Keyed, NotFoundError, ValidationFailed
 from minicloud.services.pagination import MAX_LIMIT, Keyset
 from minicloud.services.principal import Principal
 
@@ -50,17 +49,17 @@ class Images:
         return conn.execute(f"SELECT {COLUMNS} FROM images WHERE enabled ORDER BY name LIMIT 1").fetchone()
 
     @staticmethod
-    def _check_paths(values: dict, lang: str) -> None:
-        missing = {k: translate(lang, "image.file_missing", path=values[k])
-                   for k in PATHS if values.get(k) and not os.path.isfile(values[k])}
+    def _check_paths(values: dict) -> None:
+        missing: dict[str, Keyed] = {k: ("image.file_missing", {"path": values[k]})
+                                     for k in PATHS if values.get(k) and not os.path.isfile(values[k])}
         for k in PATHS:
             if values.get(k) and not os.path.isabs(values[k]):
-                missing[k] = translate(lang, "image.path_not_absolute")
+                missing[k] = "image.path_not_absolute"
         if missing:
             raise ValidationFailed(missing)
 
-    def create(self, values: dict, lang: str = "en") -> dict:
-        self._check_paths(values, lang)
+    def create(self, values: dict) -> dict:
+        self._check_paths(values)
         row = {k: values.get(k) for k in ("name", *EDITABLE)}
         row["default_user"] = row["default_user"] or "student"
         row["os"] = row["os"] or ""
@@ -74,10 +73,10 @@ class Images:
         except psycopg.errors.UniqueViolation:
             raise Conflict("image.name_taken", code="name_taken", name=values["name"]) from None
 
-    def update(self, image_id: uuid.UUID, changes: dict, lang: str = "en") -> dict:
+    def update(self, image_id: uuid.UUID, changes: dict) -> dict:
         required = ("disk_path", "default_user", "os", "min_disk_gib", "enabled")  # NOT NULL columns
         changes = {k: v for k, v in changes.items() if k in EDITABLE and (v is not None or k not in required)}
-        self._check_paths(changes, lang)
+        self._check_paths(changes)
         if changes:
             row = update_row(self.db, "images", image_id, changes, COLUMNS)
         else:

@@ -17,7 +17,6 @@ import psycopg.errors
 
 from minicloud.db.pool import Database
 from minicloud.errors import Conflict, NotFoundError, ValidationFailed
-from minicloud.i18n import translate
 from minicloud.services.pagination import MAX_LIMIT, Keyset
 
 COLUMNS = "id, project_id, name, public_key, fingerprint, created_at"
@@ -112,7 +111,7 @@ class KeyPairs:
             raise NotFoundError("keypair.not_found")
         return row
 
-    def create(self, project_id: uuid.UUID, name: str, public_key: str | None, lang: str = "en") -> dict:
+    def create(self, project_id: uuid.UUID, name: str, public_key: str | None) -> dict:
         """Import ``public_key``, or generate a pair when it is None (the answer then carries ``private_key``)."""
         private = None
         if public_key is None:
@@ -120,7 +119,7 @@ class KeyPairs:
         try:
             _, blob, public_key = parse_public_key(public_key)
         except InvalidKey as exc:
-            raise ValidationFailed({"public_key": translate(lang, str(exc))}, key=str(exc)) from None
+            raise ValidationFailed({"public_key": str(exc)}, key=str(exc)) from None
         try:
             row = self.db.fetchone(
                 f"INSERT INTO keypairs (project_id, name, public_key, fingerprint) VALUES (%s, %s, %s, %s)"

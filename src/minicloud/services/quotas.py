@@ -15,8 +15,7 @@ import uuid
 import psycopg
 
 from minicloud.db.pool import Database
-from minicloud.errors import Forbidden, ValidationFailed
-from minicloud.i18n import translate
+from minicloud.errors import Forbidden, Keyed, ValidationFailed
 from minicloud.services.projects import Projects
 
 COMPUTE = ("instances", "vcpus", "ram_mib", "disk_gib")
@@ -81,10 +80,10 @@ class Quotas:
                 "exceeded": over, "limits": {k: limits[k] for k in COMPUTE if k in limits},
                 "usage": usage, "requested": wanted})
 
-    def set_limits(self, project_id: uuid.UUID, limits: dict[str, int], lang: str = "en") -> dict:
+    def set_limits(self, project_id: uuid.UUID, limits: dict[str, int]) -> dict:
         known = set(self.projects.default_quotas())
-        bad = {k: translate(lang, "quota.unknown_resource") for k in limits if k not in known}
-        bad.update({k: translate(lang, "validation.minimum", min=0)
+        bad: dict[str, Keyed] = {k: "quota.unknown_resource" for k in limits if k not in known}
+        bad.update({k: ("validation.minimum", {"min": 0})
                     for k, v in limits.items() if k in known and (not isinstance(v, int) or isinstance(v, bool) or v < 0)})
         if bad:
             raise ValidationFailed(bad)

@@ -15,13 +15,13 @@ Rules held here (the driver only talks to Swift):
 
 CONTRACT (filled in by the storage service; pages and API handlers rely on these signatures):
 
-    create_bucket(project_id, name, lang="en") -> dict        # bucket dict, see below
+    create_bucket(project_id, name) -> dict                   # bucket dict, see below
     list_buckets(project_id, limit=500, cursor=None) -> dict  # {"items": [bucket dict], "next"}, newest first
     get_bucket(project_id, name) -> dict                      # NotFoundError when not this project's
     delete_bucket(project_id, name, force=False) -> None      # 409 storage.bucket_not_empty unless force
     list_objects(project_id, name, prefix="", delimiter=None, cursor=None, limit=500) -> dict
         # {"items": [object dict], "prefixes": ["photos/2024/"], "next": cursor str | None}
-    put_object(project_id, name, key, body, length, content_type, lang="en") -> dict   # object dict
+    put_object(project_id, name, key, body, length, content_type) -> dict   # object dict
     head_object(project_id, name, key) -> dict                # object dict; NotFoundError
     open_object(project_id, name, key, range_header=None, if_none_match=None) -> ObjectDownload
     delete_object(project_id, name, key) -> None              # NotFoundError when missing
@@ -56,7 +56,6 @@ from minicloud.drivers.storage.base import (ContainerNotEmpty, NotFound, ObjectD
                                             StorageDriver, StorageError, StorageUnavailable, TempUrlRejected)
 from minicloud.errors import (ApiError, BadRequest, Conflict, Forbidden, NotFoundError, PayloadTooLarge, ServiceUnavailable,
                               ValidationFailed)
-from minicloud.i18n import translate
 from minicloud.services.pagination import MAX_LIMIT, Keyset, decode_cursor, encode_cursor
 from minicloud.services.storage_rules import (BodyBroken, CappedBody, OverLimit, guess_content_type, iso_time,
                                               key_problem, valid_bucket_name)
@@ -170,10 +169,9 @@ class Storage:
             raise NotFoundError("storage.bucket_not_found", name=name)
         return row
 
-    def create_bucket(self, project_id: uuid.UUID, name: str, lang: str = "en") -> dict:
+    def create_bucket(self, project_id: uuid.UUID, name: str) -> dict:
         if not valid_bucket_name(name):
-            raise ValidationFailed({"name": translate(lang, "storage.bucket_name_invalid")},
-                                   key="storage.bucket_name_invalid")
+            raise ValidationFailed({"name": "storage.bucket_name_invalid"}, key="storage.bucket_name_invalid")
         account = self.driver.account_for(uuid.UUID(str(project_id)).hex)
         with self._operation(project_id, "create_bucket", name):
             with self.db.connection() as conn:
@@ -275,19 +273,20 @@ class Storage:
         nxt = encode_cursor([listing.next_marker]) if listing.next_marker else None
         return {"items": items, "prefixes": list(listing.prefixes), "next": nxt}
 
-    def _check_key(self, key: str, lang: str = "en") -> None:
+    @staticmethod
+    def _check_key(key: str) -> None:
         problem = key_problem(key)
         if problem:
-            raise ValidationFailed({"key": translate(lang, problem)}, key=problem)
+            raise ValidationFailed({"key": problem}, key=problem)
 
     def put_object(self, project_id: uuid.UUID, name: str, key: str, body: BinaryIO | Iterable[bytes],
-                   length: int | None, content_type: str | None, lang: str = "en") -> dict:
+                   length: int | None, content_type: str | None) -> dict:
         """Stream ``body`` (``length`` bytes, or chunked when None) into the object, within the quotas.
 
         The reservation is the whole length (an overwrite reserves its full size too; the bucket's
         figures are refreshed from Swift afterwards, so nothing is counted twice once it ends).
         """
-        self._check_key(key, lang)
+        self._check_key(key)
         limit = self.max_object_bytes
         if length is not None and length > limit:
             raise PayloadTooLarge("storage.object_too_large", limit=limit)
@@ -400,11 +399,11 @@ class Storage:
             raise NotFoundError("storage.object_not_found")
 
     # -- share links ----------------------------------------------------------------
-    def share(self, project_id: uuid.UUID, name: str, key: str, expires_in: int, lang: str = "en") -> dict:
+    def share(self, project_id: uuid.UUID, name: str, key: str, expires_in: int) -> dict:
         longest = self.share_max_seconds
         if not isinstance(expires_in, int) or isinstance(expires_in, bool) or not 1 <= expires_in <= longest:
-            raise ValidationFailed({"expires_in": translate(lang, "storage.share_expiry_rule", max=longest)})
-        self._check_key(key, lang)
+            raise ValidationFailed({"expires_in": ("storage.share_expiry_rule", {"max": longest})})
+        self._check_key(key)
         row = self._bucket_row(project_id, name)
         expires_at = int(time.time()) + expires_in
         with self._operation(project_id, "share", name, key):

@@ -14,8 +14,7 @@ import psycopg
 
 from minicloud.config import Config
 from minicloud.db.pool import Database
-from minicloud.errors import Forbidden, NotFoundError, ValidationFailed
-from minicloud.i18n import translate
+from minicloud.errors import Forbidden, Keyed, NotFoundError, ValidationFailed
 
 RESOURCES = ("projects",)
 DEFAULT_KEYS = {"projects": "quotas.projects_per_user"}  # resource -> its configured default
@@ -47,14 +46,14 @@ class UserQuotas:
         owned = self.db.fetchone(_OWNED, (user_id,))["n"]
         return {"user_id": user_id, "limits": self.limits(user_id), "usage": {"projects": owned}}
 
-    def set_limits(self, user_id: uuid.UUID, limits: dict, lang: str = "en") -> dict:
+    def set_limits(self, user_id: uuid.UUID, limits: dict) -> dict:
         """Set some of the user's limits (a global administrator's call); 422 naming unknown or negative ones."""
-        bad = {k: translate(lang, "quota.unknown_resource") for k in limits if k not in RESOURCES}
-        bad.update({k: translate(lang, "validation.minimum", min=0) for k, v in limits.items()
+        bad: dict[str, Keyed] = {k: "quota.unknown_resource" for k in limits if k not in RESOURCES}
+        bad.update({k: ("validation.minimum", {"min": 0}) for k, v in limits.items()
                     if k in RESOURCES and (not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < 2 ** 31)})
         fields = {f"limits.{k}": v for k, v in bad.items()}
         if not limits:
-            fields["limits"] = translate(lang, "validation.required")
+            fields["limits"] = "validation.required"
         if fields:
             raise ValidationFailed(fields)
         with self.db.connection() as conn:

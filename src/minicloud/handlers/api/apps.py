@@ -9,6 +9,7 @@ from __future__ import annotations
 from minicloud.errors import ValidationFailed
 from minicloud.services.apps import STATUSES
 from minicloud.web.listing import list_query, page_args
+from minicloud.web.messages import text
 from minicloud.web.schemas import (ANY_OBJECT, COUNT, STRING, TIME, UUID, array, extended, located, map_of, nullable,
                                    obj, page_of)
 
@@ -66,37 +67,43 @@ def _body(ctx) -> dict:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ValidationFailed({"body": ctx.t("validation.object")})
+        raise ValidationFailed({"body": "validation.object"})
     return data
+
+
+def shown(ctx, app: dict) -> dict:
+    """The app as it is answered: its status message in the caller's language."""
+    return {**app, "message": text(ctx.t, app["message"])}
 
 
 def _accepted(ctx, app):
     ctx.audit_target = str(app["id"])
-    return ctx.respond(app, 202, {"Location": ctx.url_for("apps.get", app_id=app["id"])})
+    return ctx.respond(shown(ctx, app), 202, {"Location": ctx.url_for("apps.get", app_id=app["id"])})
 
 
 def list_apps(ctx):
-    return ctx.respond(ctx.services.apps.list(ctx.project.id, lang=ctx.lang, **page_args(ctx)))
+    listing = ctx.services.apps.list(ctx.project.id, **page_args(ctx))
+    return ctx.respond({**listing, "items": [shown(ctx, app) for app in listing["items"]]})
 
 
 def create(ctx):
-    return _accepted(ctx, ctx.services.apps.create(ctx.project.id, _body(ctx), ctx.lang))
+    return _accepted(ctx, ctx.services.apps.create(ctx.project.id, _body(ctx)))
 
 
 def get(ctx, app_id):
-    return ctx.respond(ctx.services.apps.get(ctx.project.id, app_id, lang=ctx.lang))
+    return ctx.respond(shown(ctx, ctx.services.apps.get(ctx.project.id, app_id)))
 
 
 def redeploy(ctx, app_id):
     image = _body(ctx).get("image")
-    return _accepted(ctx, ctx.services.apps.redeploy(ctx.project.id, app_id, image=image, lang=ctx.lang))
+    return _accepted(ctx, ctx.services.apps.redeploy(ctx.project.id, app_id, image=image))
 
 
 def scale(ctx, app_id):
     body = _body(ctx)
     if "replicas" not in body:
-        raise ValidationFailed({"replicas": ctx.t("validation.required")})
-    return _accepted(ctx, ctx.services.apps.scale(ctx.project.id, app_id, body["replicas"], lang=ctx.lang))
+        raise ValidationFailed({"replicas": "validation.required"})
+    return _accepted(ctx, ctx.services.apps.scale(ctx.project.id, app_id, body["replicas"]))
 
 
 def logs(ctx, app_id):
@@ -105,8 +112,8 @@ def logs(ctx, app_id):
         tail = int(raw)
     except (TypeError, ValueError):
         tail = 0
-    return ctx.respond(ctx.services.apps.logs(ctx.project.id, app_id, tail=tail, lang=ctx.lang))
+    return ctx.respond(ctx.services.apps.logs(ctx.project.id, app_id, tail=tail))
 
 
 def delete(ctx, app_id):
-    return _accepted(ctx, ctx.services.apps.delete(ctx.project.id, app_id, lang=ctx.lang))
+    return _accepted(ctx, ctx.services.apps.delete(ctx.project.id, app_id))

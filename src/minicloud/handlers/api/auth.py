@@ -46,7 +46,7 @@ def signup(ctx):
     body = ctx.body()
     birthdate = date.fromisoformat(body["birthdate"]) if body.get("birthdate") else None
     user = ctx.services.accounts.signup(body["username"], body["password"], body["display_name"],
-                                        body.get("email"), birthdate, ctx.lang)
+                                        body.get("email"), birthdate)
     ctx.audit_target = user["username"]
     ctx.audit_username = user["username"]
     ctx.audit_user_id = user["id"]

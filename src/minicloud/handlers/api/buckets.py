@@ -35,10 +35,9 @@ def _create_body(ctx) -> dict:
     try:
         return validate(data, ctx.route.body, ctx.t)
     except ValidationFailed as exc:
-        fields = exc.details["fields"]
-        if "name" in fields:
-            fields["name"] = ctx.t("storage.bucket_name_invalid")
-            raise ValidationFailed(fields, key="storage.bucket_name_invalid") from None
+        if "name" in exc.fields:
+            raise ValidationFailed({**exc.fields, "name": "storage.bucket_name_invalid"},
+                                   key="storage.bucket_name_invalid") from None
         raise
 
 
@@ -48,7 +47,7 @@ def list_buckets(ctx):
 
 def create(ctx):
     body = _create_body(ctx)
-    bucket = ctx.services.storage.create_bucket(ctx.project.id, body["name"], ctx.lang)
+    bucket = ctx.services.storage.create_bucket(ctx.project.id, body["name"])
     ctx.audit_target = bucket["name"]
     return ctx.respond(bucket, 201, {"Location": ctx.url_for("buckets.get", bucket=bucket["name"])})
 

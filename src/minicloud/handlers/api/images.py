@@ -38,10 +38,10 @@ def list_images(ctx):
 
 
 def create(ctx):
-    image = ctx.services.images.create(ctx.body(), ctx.lang)
+    image = ctx.services.images.create(ctx.body())
     ctx.audit_target = str(image["id"])
     return ctx.respond(image, 201, {"Location": ctx.url_for("images.update", image_id=image["id"])})
 
 
 def update(ctx, image_id):
-    return ctx.respond(ctx.services.images.update(image_id, ctx.body(), ctx.lang))
+    return ctx.respond(ctx.services.images.update(image_id, ctx.body()))

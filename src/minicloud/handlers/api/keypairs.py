@@ -32,7 +32,7 @@ def list_keypairs(ctx):
 
 def create(ctx):
     body = ctx.body()
-    keypair = ctx.services.keypairs.create(ctx.project.id, body["name"], body.get("public_key"), ctx.lang)
+    keypair = ctx.services.keypairs.create(ctx.project.id, body["name"], body.get("public_key"))
     ctx.audit_target = str(keypair["id"])
     return ctx.respond(keypair, 201, {"Cache-Control": "no-store"})
 

@@ -95,7 +95,7 @@ def _target(ctx, bucket: str, key: str) -> None:
 def list_objects(ctx, bucket):
     q = ctx.query()
     if len((q.get("prefix") or "").encode("utf-8")) > MAX_KEY_BYTES:
-        raise ValidationFailed({"prefix": ctx.t("validation.max_bytes", max=MAX_KEY_BYTES)})
+        raise ValidationFailed({"prefix": ("validation.max_bytes", {"max": MAX_KEY_BYTES})})
     return ctx.respond(ctx.services.storage.list_objects(
         ctx.project.id, bucket, prefix=q.get("prefix") or "", delimiter=q.get("delimiter") or None,
         cursor=q.get("cursor"), limit=q["limit"]))
@@ -119,7 +119,7 @@ def put(ctx, bucket, key):
     length = upload_length(request)
     # request.stream, never request.data / form: the body goes to Swift as it arrives.
     obj = ctx.services.storage.put_object(ctx.project.id, bucket, key, request.stream, length,
-                                          request.headers.get("Content-Type") or None, ctx.lang)
+                                          request.headers.get("Content-Type") or None)
     return ctx.respond(obj, 201, {"Location": ctx.url_for("objects.get", bucket=bucket, key=key)})
 
 
@@ -151,6 +151,6 @@ def delete(ctx, bucket, key):
 def share(ctx, bucket, key):
     _target(ctx, bucket, key)
     body = ctx.body() if ctx.request.content_length else {}
-    link = ctx.services.storage.share(ctx.project.id, bucket, key, body.get("expires_in", 3600), ctx.lang)
+    link = ctx.services.storage.share(ctx.project.id, bucket, key, body.get("expires_in", 3600))
     url = share_url(ctx, link["path"])
     return ctx.respond({"url": url, "expires_at": link["expires_at"], "expires_in": link["expires_in"]}, 201)

@@ -26,4 +26,4 @@ def show(ctx):
 
 def update(ctx):
     body = ctx.body()
-    return ctx.respond(ctx.services.quotas.set_limits(body["project_id"], body["limits"], ctx.lang))
+    return ctx.respond(ctx.services.quotas.set_limits(body["project_id"], body["limits"]))

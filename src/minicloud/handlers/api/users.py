@@ -40,4 +40,4 @@ def show_quotas(ctx, user_id):
 
 def update_quotas(ctx, user_id):
     ctx.audit_target = str(user_id)
-    return ctx.respond(ctx.services.user_quotas.set_limits(user_id, ctx.body()["limits"], ctx.lang))
+    return ctx.respond(ctx.services.user_quotas.set_limits(user_id, ctx.body()["limits"]))

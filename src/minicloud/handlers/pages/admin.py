@@ -21,7 +21,7 @@ def set_user_quotas(ctx, user_id):
     if not raw.isdigit():
         return admin(ctx, 422, ctx.t("admin.limit_rule"))
     try:
-        shown = ctx.services.user_quotas.set_limits(user_id, {"projects": int(raw)}, ctx.lang)
+        shown = ctx.services.user_quotas.set_limits(user_id, {"projects": int(raw)})
     except ApiError as exc:
         if exc.status == 404:
             raise

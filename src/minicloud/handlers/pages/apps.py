@@ -9,8 +9,10 @@ import re
 
 import yaml
 
-from minicloud.errors import ApiError, BadRequest, NotFoundError, ServiceUnavailable
+from minicloud.errors import ApiError, BadRequest, NotFoundError, ServiceUnavailable, ValidationFailed
+from minicloud.handlers.api.apps import shown
 from minicloud.handlers.pages.common import as_utc, render
+from minicloud.web.messages import field_messages, text
 
 # Statuses in which work goes on in the background: the pages refresh themselves meanwhile.
 TRANSITIONAL = ("PENDING", "DEPLOYING", "DELETING")
@@ -53,10 +55,11 @@ def _from_error(ctx, exc: ServiceUnavailable):
 
 def _no_cluster(ctx):
     """None when a cluster is configured, else the 503 page with the service's words on how to connect one."""
-    cluster = ctx.services.apps.cluster(lang=ctx.lang)
+    cluster = ctx.services.apps.cluster()
     if cluster.get("configured"):
         return None
-    return _unavailable(ctx, cluster.get("message") or ServiceUnavailable("apps.no_cluster").message(ctx.lang))
+    said = text(ctx.t, cluster.get("message"))
+    return _unavailable(ctx, said or ServiceUnavailable("apps.no_cluster").message(ctx.lang))
 
 
 def _int(value: str) -> int | None:
@@ -87,7 +90,7 @@ def index(ctx):
     if unavailable:
         return unavailable
     try:
-        listing = apps.list(ctx.project.id, lang=ctx.lang)
+        listing = apps.list(ctx.project.id)
     except ServiceUnavailable as exc:
         return _from_error(ctx, exc)
     items = [dict(item, created=_when(item.get("created_at"))) for item in listing["items"]]
@@ -141,13 +144,12 @@ def create(ctx):
     if errors:
         return _form(ctx, 422, values, errors)
     try:
-        created = ctx.services.apps.create(ctx.project.id, body, lang=ctx.lang)
+        created = ctx.services.apps.create(ctx.project.id, body)
     except ServiceUnavailable as exc:
         return _from_error(ctx, exc)
+    except ValidationFailed as exc:
+        return _form(ctx, exc.status, values, field_messages(ctx.t, exc.fields))
     except ApiError as exc:
-        fields = exc.details.get("fields") if isinstance(exc.details, dict) else None
-        if exc.status == 422 and fields:
-            return _form(ctx, exc.status, values, dict(fields))
         return _form(ctx, exc.status, values, message=exc.message(ctx.lang))
     ctx.audit_target = str(created["id"])
     return ctx.redirect(ctx.url_for("pages.app", app_id=created["id"]))
@@ -161,16 +163,16 @@ def _detail(ctx, app_id, status=200, errors=None, values=None):
     if unavailable:
         return unavailable
     try:
-        app = apps.get(ctx.project.id, app_id, lang=ctx.lang)
+        app = apps.get(ctx.project.id, app_id)
     except ServiceUnavailable as exc:
         return _from_error(ctx, exc)
     logs, logs_error = [], None
     try:
-        logs = apps.logs(ctx.project.id, app_id, tail=100, lang=ctx.lang)["lines"]
+        logs = apps.logs(ctx.project.id, app_id, tail=100)["lines"]
     except ApiError as exc:  # no pod yet, or the cluster stopped answering: said in place of the logs
         logs_error = exc.message(ctx.lang)
     events = [dict(event, when=_when(event.get("at"))) for event in app.get("events") or []]
-    return render(ctx, "apps/detail.html", status=status, app=app, logs=logs, logs_error=logs_error,
+    return render(ctx, "apps/detail.html", status=status, app=shown(ctx, app), logs=logs, logs_error=logs_error,
                   events=events, manifests=_manifests_yaml(app.get("manifests")),
                   created=_when(app.get("created_at")), busy=app["status"] in TRANSITIONAL,
                   errors=errors or {}, values=values or {})
@@ -191,23 +193,24 @@ def act(ctx, app_id):
     values = {"image": form.get("image", "").strip(), "replicas": form.get("replicas", "").strip()}
     try:
         if action == "redeploy":
-            apps.redeploy(project_id, app_id, image=values["image"] or None, lang=ctx.lang)
+            apps.redeploy(project_id, app_id, image=values["image"] or None)
         elif action == "scale":
             replicas = _int(values["replicas"])
             if replicas is None:
                 return _detail(ctx, app_id, 422, {"scale": ctx.t("apps_console.number_required")}, values)
-            apps.scale(project_id, app_id, replicas, lang=ctx.lang)
+            apps.scale(project_id, app_id, replicas)
         else:
             if form.get("confirm") != "yes":
                 return _detail(ctx, app_id, 422, {"delete": ctx.t("apps_console.delete_confirm_required")}, values)
-            apps.delete(project_id, app_id, lang=ctx.lang)
+            apps.delete(project_id, app_id)
             return ctx.redirect(ctx.url_for("pages.apps"))
     except ServiceUnavailable as exc:
         return _from_error(ctx, exc)
     except NotFoundError:
         raise
+    except ValidationFailed as exc:
+        problems = "; ".join(field_messages(ctx.t, exc.fields).values())
+        return _detail(ctx, app_id, exc.status, {action: problems}, values)
     except ApiError as exc:
-        fields = exc.details.get("fields") if isinstance(exc.details, dict) else None
-        text = "; ".join(fields.values()) if exc.status == 422 and fields else exc.message(ctx.lang)
-        return _detail(ctx, app_id, exc.status, {action: text}, values)
+        return _detail(ctx, app_id, exc.status, {action: exc.message(ctx.lang)}, values)
     return ctx.redirect(ctx.url_for("pages.app", app_id=app_id))

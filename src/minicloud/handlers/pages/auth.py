@@ -7,6 +7,7 @@ from minicloud.errors import ApiError, Conflict, ValidationFailed
 from minicloud.handlers.api.auth import SIGNUP_BODY
 from minicloud.handlers.pages.common import render, safe_next
 from minicloud.services.accounts import PASSWORD_MIN, USERNAME, normalize_username
+from minicloud.web.messages import field_messages
 from minicloud.web.session import PROJECT_COOKIE, clear_session_cookie, set_session_cookie
 from minicloud.web.validation import validate
 
@@ -85,10 +86,10 @@ def _field_errors(ctx, values: dict, password: str, confirm: str) -> dict[str, s
         validate(body, SIGNUP_BODY, ctx.t)
         errors: dict[str, str] = {}
     except ValidationFailed as exc:
-        errors = dict(exc.details["fields"])
+        errors = field_messages(ctx.t, exc.fields)
     if not values["display_name"]:
         errors["display_name"] = ctx.t("signup.display_name_required")
-    errors.update(ctx.services.accounts.check_signup(values["username"], password, ctx.lang))
+    errors.update(field_messages(ctx.t, ctx.services.accounts.check_signup(values["username"], password)))
     if password != confirm:
         errors["password_confirm"] = ctx.t("signup.password_mismatch")
     if "birthdate" not in errors and values["birthdate"] and date.fromisoformat(values["birthdate"]) > date.today():
@@ -109,10 +110,9 @@ def signup(ctx):
         return _signup_page(ctx, 422, values, errors)
     try:
         user = ctx.services.accounts.signup(values["username"], password, values["display_name"], values["email"] or None,
-                                     date.fromisoformat(values["birthdate"]) if values["birthdate"] else None,
-                                     ctx.lang)
+                                     date.fromisoformat(values["birthdate"]) if values["birthdate"] else None)
     except ValidationFailed as exc:
-        return _signup_page(ctx, exc.status, values, exc.details.get("fields", {}))
+        return _signup_page(ctx, exc.status, values, field_messages(ctx.t, exc.fields))
     except Conflict as exc:
         return _signup_page(ctx, exc.status, values, {"username": exc.message(ctx.lang)})
     ctx.audit_user_id, ctx.audit_project_id = user["id"], user["projects"][0]["id"]

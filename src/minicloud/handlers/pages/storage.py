@@ -48,7 +48,7 @@ def index(ctx):
 def create(ctx):
     name = ctx.request.form.get("name", "").strip()
     try:
-        created = ctx.services.storage.create_bucket(ctx.project.id, name, lang=ctx.lang)
+        created = ctx.services.storage.create_bucket(ctx.project.id, name)
     except ApiError as exc:
         if exc.status in (409, 422):  # about the name: shown next to the field
             return _list_page(ctx, exc.status, name, error=exc.message(ctx.lang))
@@ -137,7 +137,7 @@ def share(ctx, bucket):
     except ValueError:
         raise BadRequest("error.bad_request") from None
     try:
-        link = ctx.services.storage.share(ctx.project.id, bucket, key, expires_in, lang=ctx.lang)
+        link = ctx.services.storage.share(ctx.project.id, bucket, key, expires_in)
     except ApiError as exc:
         return _bucket_page(ctx, bucket, exc.status, prefix, message=exc.message(ctx.lang))
     shared = {"name": key, "url": share_url(ctx, link["path"]),
@@ -189,7 +189,7 @@ def upload(ctx, bucket):
     content_type = event.headers.get("Content-Type") or "application/octet-stream"
     try:
         ctx.services.storage.put_object(ctx.project.id, bucket, key, PartReader(form.file_chunks()), None,
-                                        content_type, lang=ctx.lang)
+                                        content_type)
     except ApiError as exc:
         form.discard()
         if exc.status == 404:
