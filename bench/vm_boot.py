@@ -125,7 +125,9 @@ def wait_ready(conn: libvirt.virConnect, name: str, log: Path, timeout: float, s
         now = time.monotonic()
         if now > deadline:
             text = log.read_bytes()[-2000:].decode(errors="replace") if log.exists() else "(no console log)"
-            raise RuntimeError(f"{name} was not ready within {timeout:.0f} s; console:\n{text}")
+            seen = "never" if running_at is None else f"after {running_at:.1f} s"
+            raise RuntimeError(f"{name} was not ready within {timeout:.0f} s (libvirt reported it running {seen});"
+                               f" console:\n{text}")
         try:
             if dom is None:
                 dom = conn.lookupByName(name)
