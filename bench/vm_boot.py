@@ -6,8 +6,8 @@ booting the same guest from the tiny test image (``scripts/build-test-image.sh t
 the guest has printed ``MINICLOUD-READY`` in its serial console log file.
 
 * platform: ``POST /api/v1/instances`` to a real gunicorn serving minicloud, a real
-  ``minicloud worker`` (polling every ``--poll`` seconds) that places the mini PC and runs the
-  compute driver, its own PostgreSQL (scripts/pg.sh);
+  ``minicloud worker`` (woken by NOTIFY, polling every ``--poll`` seconds as a fallback) that
+  places the mini PC and runs the compute driver, its own PostgreSQL (scripts/pg.sh);
 * direct: the same work with plain libvirt calls, no minicloud in between: the driver's own
   rendering functions (``render_seed`` + ``build_iso`` with pycdlib, ``render_domain_xml``), then
   ``storageVolCreateXML`` of the qcow2 overlay, ``storageVolCreateXML`` + upload of the seed,
@@ -471,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(f"tiny image · template {template['name']} ({template['vcpus']} vCPU, {template['ram_mib']} MiB, "
               f"{template['disk_gib']} GiB) · {URI} domain type {domain_type} · {args.count} mini PCs per path, "
-              f"alternating · worker polls every {args.poll:g} s · {os.cpu_count()} CPUs, load average "
+              f"alternating · worker woken by NOTIFY, polls every {args.poll:g} s · {os.cpu_count()} CPUs, load average "
               f"{os.getloadavg()[0]:.2f}")
         print("ready = libvirt says running AND 'MINICLOUD-READY' is in the serial console log")
         print(f"platform (POST /api/v1/instances -> ready): median {m_plat:6.2f} s  "
@@ -486,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
               f"(pairs: {', '.join(f'{v:+.2f}' for v in diffs)}); until running: "
               f"{to_run['platform'] - to_run['direct']:+.2f} s")
         print(f"  API request (POST -> 202)         : {post * 1000:7.0f} ms")
-        print(f"  job waiting in the queue          : {queued * 1000:7.0f} ms  (worker polls every {args.poll:g} s)")
+        print(f"  job waiting in the queue          : {queued * 1000:7.0f} ms  (woken by NOTIFY; polls every {args.poll:g} s)")
         print(f"  job run (placement, driver, DB)   : {ran * 1000:7.0f} ms  vs. the direct path's libvirt calls "
               f"{built * 1000:.0f} ms -> {1000 * (ran - built):+.0f} ms in the worker")
         print(f"(whole benchmark: {time.monotonic() - started_at:.0f} s)")
