@@ -20,8 +20,10 @@ job's run in the worker.
 ``--concurrent N`` instead starts N mini PCs at once: N POSTs released together (through the one
 worker ``make run`` starts, with its default ``jobs.concurrency``), then N direct boots started
 together; it prints each mini PC's POST -> ready (or start -> ready) time, the spread (min /
-median / max) of both, and each create's wait in the queue (enqueue -> claim). Before measuring, one platform mini PC is booted and deleted unmeasured
-(it uploads the image's base volumes into the pool and warms gunicorn, the worker and libvirt).
+median / max) of both, and each create's wait in the queue (enqueue -> claim).
+
+Before measuring, one platform mini PC is booted and deleted unmeasured (it uploads the image's
+base volumes into the pool and warms gunicorn, the worker and libvirt).
 
 Everything runs in a storage pool, console-log folder, database and ports of its own, all removed
 at the end (domains, volumes, pool, PostgreSQL, gunicorn, worker). NICs use QEMU user networking
@@ -471,8 +473,8 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(f"tiny image · template {template['name']} ({template['vcpus']} vCPU, {template['ram_mib']} MiB, "
               f"{template['disk_gib']} GiB) · {URI} domain type {domain_type} · {args.count} mini PCs per path, "
-              f"alternating · worker woken by NOTIFY, polls every {args.poll:g} s · {os.cpu_count()} CPUs, load average "
-              f"{os.getloadavg()[0]:.2f}")
+              f"alternating · worker woken by NOTIFY, polls every {args.poll:g} s · {os.cpu_count()} CPUs, "
+              f"load average {os.getloadavg()[0]:.2f}")
         print("ready = libvirt says running AND 'MINICLOUD-READY' is in the serial console log")
         print(f"platform (POST /api/v1/instances -> ready): median {m_plat:6.2f} s  "
               f"(runs: {', '.join(f'{v:.2f}' for v in plat)})")
@@ -486,7 +488,8 @@ def main(argv: list[str] | None = None) -> int:
               f"(pairs: {', '.join(f'{v:+.2f}' for v in diffs)}); until running: "
               f"{to_run['platform'] - to_run['direct']:+.2f} s")
         print(f"  API request (POST -> 202)         : {post * 1000:7.0f} ms")
-        print(f"  job waiting in the queue          : {queued * 1000:7.0f} ms  (woken by NOTIFY; polls every {args.poll:g} s)")
+        print(f"  job waiting in the queue          : {queued * 1000:7.0f} ms  "
+              f"(woken by NOTIFY; polls every {args.poll:g} s)")
         print(f"  job run (placement, driver, DB)   : {ran * 1000:7.0f} ms  vs. the direct path's libvirt calls "
               f"{built * 1000:.0f} ms -> {1000 * (ran - built):+.0f} ms in the worker")
         print(f"(whole benchmark: {time.monotonic() - started_at:.0f} s)")
