@@ -6,8 +6,8 @@ booting the same guest from the tiny test image (``scripts/build-test-image.sh t
 the guest has printed ``MINICLOUD-READY`` in its serial console log file.
 
 * platform: ``POST /api/v1/instances`` to a real gunicorn serving minicloud, a real
-  ``minicloud worker`` (polling every ``--poll`` seconds) that places the mini PC and runs the
-  compute driver, its own PostgreSQL (scripts/pg.sh);
+  ``minicloud worker`` (woken by NOTIFY, polling every ``--poll`` seconds as a fallback) that
+  places the mini PC and runs the compute driver, its own PostgreSQL (scripts/pg.sh);
 * direct: the same work with plain libvirt calls, no minicloud in between: the driver's own
   rendering functions (``render_seed`` + ``build_iso`` with pycdlib, ``render_domain_xml``), then
   ``storageVolCreateXML`` of the qcow2 overlay, ``storageVolCreateXML`` + upload of the seed,
@@ -15,14 +15,21 @@ the guest has printed ``MINICLOUD-READY`` in its serial console log file.
 
 It prints both medians, the ratio platform/direct (target <= 1.1) and the control-plane time per
 mini PC (platform minus direct), split into the API request, the job's wait in the queue and the
-job's run in the worker. Before measuring, one platform mini PC is booted and deleted unmeasured
-(it uploads the image's base volumes into the pool and warms gunicorn, the worker and libvirt).
+job's run in the worker.
+
+``--concurrent N`` instead starts N mini PCs at once: N POSTs released together (through the one
+worker ``make run`` starts, with its default ``jobs.concurrency``), then N direct boots started
+together; it prints each mini PC's POST -> ready (or start -> ready) time, the spread (min /
+median / max) of both, and each create's wait in the queue (enqueue -> claim).
+
+Before measuring, one platform mini PC is booted and deleted unmeasured (it uploads the image's
+base volumes into the pool and warms gunicorn, the worker and libvirt).
 
 Everything runs in a storage pool, console-log folder, database and ports of its own, all removed
 at the end (domains, volumes, pool, PostgreSQL, gunicorn, worker). NICs use QEMU user networking
 (no libvirt network is created or touched).
 
-    .venv/bin/python bench/vm_boot.py [--count 5] [--poll 0.2] [--warmup 1] [--timeout 120]
+    .venv/bin/python bench/vm_boot.py [--count 5] [--poll 0.2] [--warmup 1] [--timeout 120] [--concurrent 10]
 
 A report, not a test: it exits 0 whatever the ratio (non-zero only when it could not measure).
 """
@@ -37,6 +44,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -119,7 +127,9 @@ def wait_ready(conn: libvirt.virConnect, name: str, log: Path, timeout: float, s
         now = time.monotonic()
         if now > deadline:
             text = log.read_bytes()[-2000:].decode(errors="replace") if log.exists() else "(no console log)"
-            raise RuntimeError(f"{name} was not ready within {timeout:.0f} s; console:\n{text}")
+            seen = "never" if running_at is None else f"after {running_at:.1f} s"
+            raise RuntimeError(f"{name} was not ready within {timeout:.0f} s (libvirt reported it running {seen});"
+                               f" console:\n{text}")
         try:
             if dom is None:
                 dom = conn.lookupByName(name)
@@ -238,6 +248,48 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def at_once(count: int, boot) -> list[dict]:
+    """``boot(i)`` for i in range(count), each in a thread, all released together; results by index."""
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+
+    def one(index: int) -> None:
+        barrier.wait()
+        try:
+            results[index] = boot(index)
+        except Exception as exc:  # noqa: BLE001 - reported below, with how many failed
+            results[index] = exc
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    failed = [r for r in results if isinstance(r, Exception)]
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {count} mini PCs started at once failed; the first: {failed[0]}")
+    return results
+
+
+def spread(values: list[float], unit: float = 1.0, fmt: str = ".2f") -> str:
+    """Each value, then min / median / max (values multiplied by ``unit``)."""
+    shown = [v * unit for v in values]
+    return (f"{', '.join(f'{v:{fmt}}' for v in shown)}   min {min(shown):{fmt}} / median {median(shown):{fmt}}"
+            f" / max {max(shown):{fmt}}")
+
+
+def report_concurrent(count: int, platform: list[dict], direct: list[dict], poll: float) -> None:
+    print(f"\n{count} mini PCs at once · one `minicloud worker` (its default jobs.concurrency; polls every "
+          f"{poll:g} s as a fallback) · {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
+    print("ready = libvirt says running AND 'MINICLOUD-READY' is in the serial console log")
+    print(f"platform POST -> ready (s)         : {spread([r['total'] for r in platform])}")
+    print(f"direct   start -> ready (s)        : {spread([r['total'] for r in direct])}")
+    print(f"platform job waiting in the queue (enqueue -> claim, ms): "
+          f"{spread([r['queued'] for r in platform], 1000, '.0f')}")
+    print(f"platform job run (s)               : {spread([r['ran'] for r in platform])}")
+    print(f"direct libvirt calls (s)           : {spread([r['built'] for r in direct])}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=5, help="mini PCs per path (sequential, alternating)")
@@ -245,7 +297,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured platform mini PCs first")
     parser.add_argument("--timeout", type=float, default=120, help="seconds one mini PC may take to be ready")
     parser.add_argument("--template", default="nano", help="template (specs) of every mini PC")
+    parser.add_argument("--concurrent", type=int, default=0, metavar="N",
+                        help="start N mini PCs at once per path instead of --count one after another")
     args = parser.parse_args(argv)
+    slots = max(args.count, args.concurrent) + args.warmup  # SSH ports per path
 
     started_at = time.monotonic()
     done = run([str(ROOT / "scripts/libvirt.sh"), "start"], timeout=240)
@@ -267,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         image_values = build_tiny()
         url = start_postgres(workdir)
         pg_started = True
-        ssh_base = free_port_range(2 * (args.count + args.warmup) + 2)
+        ssh_base = free_port_range(2 * slots + 2)
         env = {k: v for k, v in os.environ.items() if not k.startswith("MINICLOUD_")}
         env.update({
             "DATABASE_URL": url, "PYTHONPATH": str(ROOT / "src"), "PYTHONDONTWRITEBYTECODE": "1",
@@ -277,9 +332,15 @@ def main(argv: list[str] | None = None) -> int:
             "MINICLOUD_COMPUTE_POOL_NAME": pool_name, "MINICLOUD_COMPUTE_POOL_PATH": str(pool_path),
             "MINICLOUD_COMPUTE_CONSOLE_LOG_DIR": str(log_dir), "MINICLOUD_COMPUTE_NETWORK_MODE": "user",
             "MINICLOUD_COMPUTE_SSH_PORT_RANGE_START": str(ssh_base),
-            "MINICLOUD_COMPUTE_SSH_PORT_RANGE_END": str(ssh_base + args.count + args.warmup),
+            "MINICLOUD_COMPUTE_SSH_PORT_RANGE_END": str(ssh_base + slots),
             "MINICLOUD_COMPUTE_DEFAULT_IMAGE": "tiny",
         })
+        if args.concurrent:  # room for N mini PCs at once: in the project's quotas and on this host's CPUs
+            env.update({"MINICLOUD_QUOTAS_INSTANCES": str(args.concurrent + args.warmup),
+                        "MINICLOUD_QUOTAS_VCPUS": str(8 * args.concurrent),
+                        "MINICLOUD_QUOTAS_RAM_MIB": str(4096 * args.concurrent),
+                        "MINICLOUD_QUOTAS_DISK_GIB": str(50 * args.concurrent),
+                        "MINICLOUD_COMPUTE_CPU_ALLOCATION_RATIO": str(float(8 * args.concurrent))})
 
         # the schema, templates, the local host, an administrator, the image (as `make run` does)
         from minicloud import config as config_module
@@ -371,8 +432,17 @@ def main(argv: list[str] | None = None) -> int:
 
         direct = Direct(conn, pool_name, log_dir, Images.spec(image), template,
                         domain_type)
+        ssh_port = ssh_base + slots + 1
+        if args.concurrent:
+            together = at_once(args.concurrent, platform)
+            for result in together:
+                platform_delete(result)
+            report_concurrent(args.concurrent, together,
+                              at_once(args.concurrent, lambda i: direct.boot(i, ssh_port + i, args.timeout)),
+                              args.poll)
+            print(f"(whole benchmark: {time.monotonic() - started_at:.0f} s)")
+            return 0
         results: dict[str, list[dict]] = {"platform": [], "direct": []}
-        ssh_port = ssh_base + args.count + args.warmup + 1
         for index in range(args.count):
             order = ("platform", "direct") if index % 2 == 0 else ("direct", "platform")
             for path in order:
@@ -403,8 +473,8 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(f"tiny image · template {template['name']} ({template['vcpus']} vCPU, {template['ram_mib']} MiB, "
               f"{template['disk_gib']} GiB) · {URI} domain type {domain_type} · {args.count} mini PCs per path, "
-              f"alternating · worker polls every {args.poll:g} s · {os.cpu_count()} CPUs, load average "
-              f"{os.getloadavg()[0]:.2f}")
+              f"alternating · worker woken by NOTIFY, polls every {args.poll:g} s · {os.cpu_count()} CPUs, "
+              f"load average {os.getloadavg()[0]:.2f}")
         print("ready = libvirt says running AND 'MINICLOUD-READY' is in the serial console log")
         print(f"platform (POST /api/v1/instances -> ready): median {m_plat:6.2f} s  "
               f"(runs: {', '.join(f'{v:.2f}' for v in plat)})")
@@ -418,7 +488,8 @@ def main(argv: list[str] | None = None) -> int:
               f"(pairs: {', '.join(f'{v:+.2f}' for v in diffs)}); until running: "
               f"{to_run['platform'] - to_run['direct']:+.2f} s")
         print(f"  API request (POST -> 202)         : {post * 1000:7.0f} ms")
-        print(f"  job waiting in the queue          : {queued * 1000:7.0f} ms  (worker polls every {args.poll:g} s)")
+        print(f"  job waiting in the queue          : {queued * 1000:7.0f} ms  "
+              f"(woken by NOTIFY; polls every {args.poll:g} s)")
         print(f"  job run (placement, driver, DB)   : {ran * 1000:7.0f} ms  vs. the direct path's libvirt calls "
               f"{built * 1000:.0f} ms -> {1000 * (ran - built):+.0f} ms in the worker")
         print(f"(whole benchmark: {time.monotonic() - started_at:.0f} s)")

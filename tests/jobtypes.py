@@ -41,11 +41,12 @@ def permanent(job, context):
     raise PermanentJobError("the image does not exist")
 
 
-PERIODIC_RUNS = []
+PERIODIC_RUNS = []  # (worker, started, ended) per run, time.monotonic() seconds
 
 
 @periodic("test.tick", "jobs.poll_seconds")
 def tick(context):
     """Records each run; sleeps a little so a concurrent worker would overlap."""
-    PERIODIC_RUNS.append(context.worker)
+    started = time.monotonic()
     time.sleep(0.2)
+    PERIODIC_RUNS.append((context.worker, started, time.monotonic()))

@@ -132,6 +132,8 @@ def _worker(args, config) -> int:
     from minicloud.jobs.worker import Worker
     from minicloud.services import Services
 
+    if args.concurrency is not None:
+        config = config.with_overrides({"jobs.concurrency": args.concurrency})
     services = Services.from_config(config)
     worker = Worker(config, services, name=args.name)
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -175,8 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     image.add_argument("--if-missing", action="store_true",
                        help="do nothing when an image of that name is registered already")
     image.set_defaults(func=_register_image)
-    worker = sub.add_parser("worker", help="run queued jobs until interrupted")
+    worker = sub.add_parser("worker", help="run queued jobs until interrupted (jobs running then are finished first)")
     worker.add_argument("--name", help="worker name recorded on the jobs it runs")
+    worker.add_argument("--concurrency", type=int, help="jobs run at once (default: [jobs] concurrency)")
     worker.set_defaults(func=_worker)
     serve = sub.add_parser("serve", help="serve the console and API with gunicorn")
     serve.add_argument("--bind")

@@ -1,9 +1,12 @@
-"""The durable job queue: claims, retries with backoff, failures, crash recovery, operations API."""
+"""The durable job queue: claims, retries with backoff, failures, crash recovery, operations API;
+jobs side by side in one worker, one at a time per target, woken by NOTIFY."""
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import jobtypes  # noqa: F401 - registers the test job types
@@ -157,8 +160,6 @@ def test_a_job_survives_its_worker_being_killed(services, jobs_db):
 
 
 def test_periodic_tasks_run_when_due_and_in_one_worker_at_a_time(services, job_config, jobs_db):
-    import threading
-
     jobtypes.PERIODIC_RUNS.clear()
     config = job_config.with_overrides({"jobs.poll_seconds": 30.0})
     first, second = Worker(config, services, name="p1"), Worker(config, services, name="p2")
@@ -173,8 +174,119 @@ def test_periodic_tasks_run_when_due_and_in_one_worker_at_a_time(services, job_c
         t.start()
     for t in threads:
         t.join()
-    assert jobtypes.PERIODIC_RUNS.count("p1") + jobtypes.PERIODIC_RUNS.count("p2") == 1  # the lock held
+    assert len(jobtypes.PERIODIC_RUNS) == 1  # the lock held
     with connect(jobs_db) as conn:
         assert "test.tick" not in first.run_periodic(conn)  # not due again for 30 s
         first.trigger("test.tick")
         assert "test.tick" in first.run_periodic(conn)  # a trigger makes it due at once
+
+
+# --------------------------------------------------------------------------- side by side
+
+@contextmanager
+def running(*workers):
+    """``run_forever`` of each worker in a thread; stopped (and its jobs let finish) on exit."""
+    threads = [threading.Thread(target=w.run_forever, name=w.name, daemon=True) for w in workers]
+    for thread in threads:
+        thread.start()
+    try:
+        yield
+    finally:
+        for worker in workers:
+            worker.stop.set()
+            worker.wake.set()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert not any(t.is_alive() for t in threads), "a worker did not stop"
+
+
+def run_spans(url):
+    """job id -> (start, end) of its (single) run, from the executions the test job types wrote."""
+    spans = {}
+    for row in executions(url):
+        spans.setdefault(row["job_id"], {})[row["phase"]] = row["at"]
+    return {job_id: (s["start"], s["end"]) for job_id, s in spans.items()}
+
+
+def most_at_once(spans):
+    """The largest number of runs in progress at the same moment."""
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    now = peak = 0
+    for _, step in edges:  # an end sorts before a start at the same instant
+        now += step
+        peak = max(peak, now)
+    return peak
+
+
+def all_succeeded(url, ids):
+    with connect(url) as conn:
+        rows = conn.execute("SELECT state FROM jobs WHERE id = ANY(%s)", (ids,)).fetchall()
+    return len(rows) == len(ids) and all(r["state"] == "succeeded" for r in rows)
+
+
+def test_one_worker_runs_up_to_concurrency_jobs_at_once(services, job_config, jobs_db):
+    ids = [services.operations.submit("test.record", {"sleep": 1.0})["id"] for _ in range(7)]
+    worker = Worker(job_config.with_overrides({"jobs.concurrency": 3}), services, name="w1")
+    with running(worker):
+        wait_for(lambda: all_succeeded(jobs_db, ids), timeout=60, what="every job to succeed")
+    spans = run_spans(jobs_db)
+    assert sorted(map(str, spans)) == sorted(map(str, ids))  # each ran once
+    assert most_at_once(spans.values()) == 3  # three side by side, never a fourth
+
+
+def test_jobs_of_one_target_never_overlap_and_run_in_order(services, job_config, jobs_db):
+    same = [services.operations.submit("test.record", {"sleep": 0.4}, target="pc-1")["id"] for _ in range(4)]
+    other = [services.operations.submit("test.record", {"sleep": 0.4}, target="pc-2")["id"] for _ in range(2)]
+    config = job_config.with_overrides({"jobs.concurrency": 4})
+    with running(Worker(config, services, name="w1"), Worker(config, services, name="w2")):
+        wait_for(lambda: all_succeeded(jobs_db, same + other), timeout=60, what="every job to succeed")
+    spans = run_spans(jobs_db)
+    one_target = [spans[i] for i in same]
+    assert most_at_once(one_target) == 1
+    assert one_target == sorted(one_target)  # in the order they were asked for
+    assert most_at_once(spans.values()) >= 2  # other targets' jobs ran beside them
+
+
+def test_a_queued_job_is_claimed_at_once_not_at_the_next_poll(services, job_config, jobs_db):
+    worker = Worker(job_config.with_overrides({"jobs.poll_seconds": 30.0}), services, name="w1")
+    with running(worker):
+        wait_for(lambda: listening(jobs_db), what="the worker to listen")
+        time.sleep(1.0)  # it has claimed nothing and sleeps until its next poll, 30 s away
+        job = services.operations.submit("test.record", {"sleep": 0})
+        wait_for(lambda: job_row(jobs_db, job["id"])["state"] == "succeeded", timeout=5,
+                 what="the job to run well before the poll interval", interval=0.05)
+    with connect(jobs_db) as conn:
+        waited = conn.execute("SELECT extract(epoch FROM started_at - created_at) AS s FROM jobs WHERE id = %s",
+                              (job["id"],)).fetchone()["s"]
+    assert waited < 5
+
+
+def listening(url):
+    with connect(url) as conn:
+        return conn.execute("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database()"
+                            " AND query LIKE 'LISTEN %%'").fetchone()["n"] > 0
+
+
+def test_periodic_tasks_stay_one_at_a_time_while_jobs_run_side_by_side(services, job_config, jobs_db):
+    jobtypes.PERIODIC_RUNS.clear()
+    ids = [services.operations.submit("test.record", {"sleep": 0.3})["id"] for _ in range(8)]
+    config = job_config.with_overrides({"jobs.concurrency": 4, "jobs.poll_seconds": 0.1})
+    with running(Worker(config, services, name="p1"), Worker(config, services, name="p2")):
+        wait_for(lambda: all_succeeded(jobs_db, ids), timeout=60, what="every job to succeed")
+        time.sleep(1.0)  # a few more passes of the tick
+    runs = [(start, end) for _, start, end in jobtypes.PERIODIC_RUNS]
+    assert len(runs) >= 3 and most_at_once(runs) == 1  # due every 0.1 s, yet never two at once
+    assert most_at_once(run_spans(jobs_db).values()) >= 4
+
+
+def test_a_stopped_worker_lets_its_running_jobs_finish(services, jobs_db):
+    ids = [services.operations.submit("test.record", {"sleep": 2})["id"] for _ in range(2)]
+    process = start_worker(jobs_db, "w1", MINICLOUD_JOBS_CONCURRENCY="4")
+    try:
+        wait_for(lambda: len(executions(jobs_db)) == 2, what="both jobs to start")
+    finally:
+        stop(process)
+    assert process.returncode == 0
+    for job_id in ids:
+        row = job_row(jobs_db, job_id)
+        assert row["state"] == "succeeded" and row["attempts"] == 1

@@ -4,6 +4,12 @@ A job is ``queued`` until a worker claims it (``running``, with a lease that the
 worker keeps extending); it ends ``succeeded`` or ``failed``. A running job whose
 lease ran out (its worker died) is claimable again. Claims use
 ``FOR UPDATE SKIP LOCKED`` so two workers never take the same job.
+
+A job's ``target`` (the instance, app… it acts on) is its resource: jobs of one target run
+one at a time (a claim skips a job whose target has a running job; claims take
+turns under one transaction-scoped advisory lock, so two claims never both see the target
+free). Enqueuing, and ending a job that has a target, notify ``CHANNEL`` when the
+transaction commits, so a listening worker claims at once instead of at its next poll.
 """
 from __future__ import annotations
 
@@ -11,17 +17,23 @@ import uuid
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
+CHANNEL = "minicloud_jobs"
+_CLAIM_LOCK = "minicloud:jobs:claim"
 _CLAIM = """
 UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = %(worker)s,
        locked_until = now() + make_interval(secs => %(lease)s),
        started_at = coalesce(started_at, now()), updated_at = now()
 WHERE id = (
-    SELECT id FROM jobs
-    WHERE (state = 'queued' AND run_after <= now())
-       OR (state = 'running' AND locked_until < now())
-    ORDER BY run_after, created_at
+    SELECT candidate.id FROM jobs candidate
+    WHERE ((candidate.state = 'queued' AND candidate.run_after <= now())
+           OR (candidate.state = 'running' AND candidate.locked_until < now()))
+      AND (candidate.target IS NULL OR NOT EXISTS (
+          SELECT 1 FROM jobs busy
+          WHERE busy.target = candidate.target AND busy.state = 'running' AND busy.id <> candidate.id))
+    ORDER BY candidate.run_after, candidate.created_at
     FOR UPDATE SKIP LOCKED
     LIMIT 1
 )
@@ -32,20 +44,38 @@ RETURNING *
 def enqueue(conn: psycopg.Connection, kind: str, payload: dict[str, Any] | None = None, *,
             project_id: uuid.UUID | None = None, user_id: uuid.UUID | None = None,
             target: str | None = None, max_attempts: int = 5, delay_seconds: float = 0) -> dict:
-    """Inside the caller's transaction, so the job exists exactly when the intent it carries out does."""
-    return conn.execute(
+    """Inside the caller's transaction, so the job exists exactly when the intent it carries out does
+    (and workers hear of it when that transaction commits). ``target``: what the job acts on; jobs of
+    one target never run at the same time."""
+    job = conn.execute(
         "INSERT INTO jobs (kind, payload, project_id, user_id, target, max_attempts, run_after)"
         " VALUES (%s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s)) RETURNING *",
         (kind, Jsonb(payload or {}), project_id, user_id, target, max_attempts, delay_seconds),
     ).fetchone()
+    if delay_seconds <= 0:
+        notify(conn)
+    return job
+
+
+def notify(conn: psycopg.Connection) -> None:
+    """Tell listening workers (on commit of the caller's transaction) that a job may be claimable."""
+    conn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
+
+
+def listen(conn: psycopg.Connection) -> None:
+    """Subscribe ``conn`` (autocommit) to the queue's notifications; read them with ``conn.notifies()``."""
+    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL)))
 
 
 def claim(conn: psycopg.Connection, worker: str, lease_seconds: float) -> dict | None:
-    """The next runnable job, now leased to ``worker`` (a run row is opened), or None."""
-    job = conn.execute(_CLAIM, {"worker": worker, "lease": lease_seconds}).fetchone()
-    if job:
-        conn.execute("INSERT INTO job_runs (job_id, attempt, worker) VALUES (%s, %s, %s)",
-                     (job["id"], job["attempts"], worker))
+    """The next runnable job whose target has no running job, now leased to ``worker`` (a run row is
+    opened), or None."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (_CLAIM_LOCK,))
+        job = conn.execute(_CLAIM, {"worker": worker, "lease": lease_seconds}).fetchone()
+        if job:
+            conn.execute("INSERT INTO job_runs (job_id, attempt, worker) VALUES (%s, %s, %s)",
+                         (job["id"], job["attempts"], worker))
     return job
 
 
@@ -64,6 +94,8 @@ def _close_run(conn: psycopg.Connection, job: dict, outcome: str, error: str | N
         " WHERE job_id = %s AND attempt = %s AND finished_at IS NULL",
         (outcome, error, job["id"], job["attempts"]),
     )
+    if job["target"] is not None:  # a job queued behind this one on its target may run now
+        notify(conn)
 
 
 def succeed(conn: psycopg.Connection, job: dict, worker: str, result: Any) -> bool:

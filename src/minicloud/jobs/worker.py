@@ -4,6 +4,13 @@ Guarantees: a job is run by one worker at a time (claims use SKIP LOCKED and a
 lease the running worker keeps extending); a job whose worker was killed is
 claimed again once its lease runs out; a failing job is retried with
 exponential backoff until ``max_attempts``, then ends ``failed`` with its error.
+
+A worker runs up to ``jobs.concurrency`` jobs at once, each in a thread of its own
+(never two jobs of one target: see ``minicloud.db.queue``), and claims as soon as a
+job is queued (it LISTENs on the queue's channel; ``jobs.poll_seconds`` is the
+fallback for delayed retries and missed notifications). Periodic tasks run in its
+main loop, in one worker of the cluster at a time. On ``stop`` it claims nothing
+more and lets the jobs it runs finish.
 """
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ import socket
 import threading
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +53,7 @@ class Worker:
         self.poll = float(config.get("jobs.poll_seconds"))
         self.base = float(config.get("jobs.backoff_base_seconds"))
         self.cap = float(config.get("jobs.backoff_max_seconds"))
+        self.concurrency = max(1, int(config.get("jobs.concurrency")))
         self.stop = threading.Event()
         self.wake = threading.Event()
         load_modules(config.get("jobs.modules"))
@@ -57,16 +66,20 @@ class Worker:
         return min(self.cap, self.base * 2 ** max(0, attempts - 1))
 
     def run_once(self, conn: psycopg.Connection) -> bool:
-        """Claim and run one job; False when none was ready."""
-        with conn.transaction():
-            job = queue.claim(conn, self.name, self.lease)
+        """Claim and run one job, here and now; False when none was ready."""
+        job = queue.claim(conn, self.name, self.lease)
         if job is None:
             return False
+        self._carry_out(conn, job)
+        return True
+
+    def _carry_out(self, conn: psycopg.Connection, job: dict) -> None:
+        """Run a claimed job (its lease kept alive meanwhile) and record how it ended through ``conn``."""
         log.info("job %s (%s) attempt %d started", job["id"], job["kind"], job["attempts"])
         if job["attempts"] > job["max_attempts"]:
             with conn.transaction():
                 queue.fail(conn, job, self.name, job["last_error"] or "the worker running it stopped", None)
-            return True
+            return
         done = threading.Event()
         heartbeat = threading.Thread(target=self._keep_lease, args=(job, done), daemon=True)
         heartbeat.start()
@@ -84,7 +97,6 @@ class Worker:
         finally:
             done.set()
             heartbeat.join()
-        return True
 
     def _execute(self, job: dict) -> Any:
         fn = lookup(job["kind"])
@@ -129,19 +141,67 @@ class Worker:
         return ran
 
     def run_forever(self) -> None:
-        log.info("worker %s polling every %.1fs", self.name, self.poll)
+        """Claim and run jobs (up to ``concurrency`` at once) and periodic tasks until ``stop`` is set;
+        then wait for the running jobs to end."""
+        log.info("worker %s running up to %d jobs at once (poll fallback %.1fs)", self.name, self.concurrency,
+                 self.poll)
+        listener = threading.Thread(target=self._listen, name=f"{self.name}-listen", daemon=True)
+        listener.start()
+        slots = threading.Semaphore(self.concurrency)
         conn = None
-        while not self.stop.is_set():
-            try:
-                if conn is None or conn.closed:
-                    conn = self._connect()
-                self.run_periodic(conn)
-                if not self.run_once(conn):
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"{self.name}-job") as pool:
+            while not self.stop.is_set():
+                try:
+                    if conn is None or conn.closed:
+                        conn = self._connect()
+                    self.run_periodic(conn)
+                    while not self.stop.is_set() and slots.acquire(blocking=False):
+                        job = self._claim_or_release(conn, slots)
+                        if job is None:
+                            break
+                        pool.submit(self._run_in_thread, job, slots)
                     self.wake.wait(self.poll)
                     self.wake.clear()
-            except psycopg.OperationalError as exc:
-                log.error("database unreachable (%s); retrying", exc)
-                conn = None
-                self.stop.wait(self.poll * 5)
+                except psycopg.OperationalError as exc:
+                    log.error("database unreachable (%s); retrying", exc)
+                    conn = None
+                    self.stop.wait(self.poll * 5)
+            log.info("worker %s stopping: waiting for its running jobs", self.name)
+        listener.join()
         if conn is not None:
             conn.close()
+
+    def _claim_or_release(self, conn: psycopg.Connection, slot: threading.Semaphore) -> dict | None:
+        """A job claimed for the slot just taken; the slot is given back when there is none (or on error)."""
+        try:
+            job = queue.claim(conn, self.name, self.lease)
+        except BaseException:
+            slot.release()
+            raise
+        if job is None:
+            slot.release()
+        return job
+
+    def _run_in_thread(self, job: dict, slot: threading.Semaphore) -> None:
+        try:
+            with self._connect() as conn:
+                self._carry_out(conn, job)
+        except psycopg.Error as exc:  # its lease runs out and it is claimed again
+            log.error("job %s: could not record its end (%s)", job["id"], exc)
+        finally:
+            slot.release()
+            self.wake.set()  # a slot is free, and a job queued behind this one's target may run
+
+    def _listen(self) -> None:
+        """Set ``wake`` whenever a job is queued (or ends), until ``stop``; reconnects after an outage."""
+        while not self.stop.is_set():
+            try:
+                with self._connect() as conn:
+                    queue.listen(conn)
+                    self.wake.set()  # whatever was queued while this was not listening
+                    while not self.stop.is_set():
+                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                            self.wake.set()
+            except psycopg.OperationalError as exc:
+                log.error("cannot listen for queued jobs (%s); retrying", exc)
+                self.stop.wait(self.poll * 5)
