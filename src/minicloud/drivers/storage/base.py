@@ -171,8 +171,8 @@ class StorageDriver(Protocol):
         MD5 ETag, content type). An exception raised while reading ``body`` aborts the upload and
         propagates unchanged; a body that ends before ``length`` bytes, or an iterable that yields more,
         aborts it with StorageError status 400. An aborted upload leaves the object as it was before
-        (the old content, or no object). Raises: NotFound when the container is missing, before any of
-        ``body`` is read. Repeat: safe with the same bytes (the object is simply overwritten)."""
+        (the old content, or no object). Raises: NotFound when the container is missing (some of ``body``
+        may have been read by then). Repeat: safe with the same bytes (the object is simply overwritten)."""
 
     def head_object(self, account: str, container: str, key: str) -> ObjectInfo | None:
         """The object's metadata, or None when it (or its container) does not exist. Changes nothing.

@@ -9,17 +9,17 @@ How it talks to Swift:
   for ``last_calls``; paths never hold tokens, temp-URL signatures are masked).
 * **Auth**: v1 (``X-Auth-User`` / ``X-Auth-Key``) as the reseller admin, sent on that same recorded
   connection (swiftclient's ``get_auth`` opens one of its own). The token and the proxy's address are
-  kept for the process; a 401 (tempauth keeps tokens in memcached, which a restart empties) renews
-  the token once and repeats the call. Building the driver contacts nothing.
+  kept for the process and renewed shortly before ``X-Auth-Token-Expires``; a 401 (tempauth keeps
+  tokens in memcached, which a restart empties) renews the token once and repeats the call — except
+  an upload whose body is spent: that one is StorageUnavailable, and the next goes with the new
+  token. Building the driver contacts nothing.
 * **Accounts**: one per project, ``{reseller_prefix}mc{project hex}`` at ``/v1/{account}`` on the
   proxy. ``ensure_account`` creates it (POST as reseller admin; a PUT when the proxy has no
   ``account_autocreate``) and sets its temp-URL key, HMAC-SHA256 of ``temp_url_secret`` (or of the
   reseller key) and the account name. Accounts known ready are remembered per process.
-* **Streaming**: uploads go in ``chunk_size`` pieces with Content-Length, or chunked; an upload
-  whose body cannot be replayed first HEADs its container, so a missing container (404) or a
-  forgotten token (401) is known before a byte of the body is read. An exception while reading the
-  body closes the connection mid-request, so Swift stores nothing. Downloads stream in
-  ``chunk_size`` pieces (``resp_chunk_size``).
+* **Streaming**: uploads go in ``chunk_size`` pieces with Content-Length, or chunked. An exception
+  while reading the body closes the connection mid-request, so Swift stores nothing. Downloads
+  stream in ``chunk_size`` pieces (``resp_chunk_size``).
 * **Temp URLs**: ``swiftclient.utils.generate_temp_url`` (hex SHA-256).
 * **Errors**: no answer → StorageUnavailable; 5xx → StorageUnavailable; 404 → NotFound; others
   StorageError with Swift's status.
@@ -70,6 +70,8 @@ from .swift_wire import (
 
 CHUNK_SIZE = 1024 * 1024
 TEMP_URL_KEY_HEADER = "X-Account-Meta-Temp-URL-Key"
+# Renew the token this many seconds before Swift says it expires.
+TOKEN_MARGIN_SECONDS = 60
 # Swift's own cap on one listing request.
 MAX_LISTING_LIMIT = 10000
 DOWNLOAD_HEADERS = ("Content-Type", "Content-Length", "ETag", "Last-Modified", "Accept-Ranges", "Content-Range")
@@ -111,7 +113,8 @@ class SwiftSettings:
 @dataclass(frozen=True)
 class _Auth:
     token: str
-    root: str   # the proxy up to "/v1/…" (scheme, host, port and any path before it)
+    root: str            # the proxy up to "/v1/…" (scheme, host, port and any path before it)
+    expires_at: float    # monotonic seconds; inf when Swift did not say
 
 
 class SwiftDriver:
@@ -140,11 +143,13 @@ class SwiftDriver:
         return list(getattr(self._local, "calls", []))
 
     def account_for(self, project_hex: str) -> str:
+        """StorageDriver.account_for: ``{reseller_prefix}mc{project_hex}``."""
         return f"{self.settings.reseller_prefix}mc{project_hex}"
 
     @_public
     def ensure_account(self, account: str) -> None:
-        """See base.py. After the first success in this process it makes no request at all."""
+        """StorageDriver.ensure_account: HEAD, then POST (or PUT) the key when it is missing or another.
+        After the first success in this process it makes no request at all."""
         if account in self._ready_accounts:
             return
         wanted = {TEMP_URL_KEY_HEADER: derive_temp_url_key(self._secret(), account)}
@@ -163,13 +168,14 @@ class SwiftDriver:
 
     @_public
     def healthcheck(self) -> dict:
-        """See base.py: always a fresh token, then the proxy's /healthcheck."""
+        """StorageDriver.healthcheck: always a fresh token, then the proxy's /healthcheck."""
         auth = self._authenticate(stale=self._auth)
-        self._raw("GET", auth, "/healthcheck", {}, "healthcheck")
+        self._raw("GET", auth.root, "/healthcheck", {}, "healthcheck")
         return {"url": auth.root}
 
     @_public
     def account_stats(self, account: str) -> dict:
+        """StorageDriver.account_stats: the account's HEAD (a 404 counts as empty)."""
         try:
             headers = self._swift(swift.head_account, account, what=f"account {account}")
         except NotFound:
@@ -180,19 +186,21 @@ class SwiftDriver:
 
     @_public
     def create_container(self, account: str, container: str) -> bool:
-        """See base.py; True on Swift's 201, False on its 202."""
+        """StorageDriver.create_container: PUT; True on Swift's 201, False on its 202."""
         answer: dict = {}
         self._swift(swift.put_container, account, container, response_dict=answer, what=f"container {container}")
         return answer.get("status") == 201
 
     @_public
     def container_stats(self, account: str, container: str) -> ContainerStats:
+        """StorageDriver.container_stats: the container's HEAD."""
         headers = self._swift(swift.head_container, account, container, what=f"container {container}")
         return ContainerStats(container, int(headers.get("x-container-object-count", 0)),
                               int(headers.get("x-container-bytes-used", 0)))
 
     @_public
     def delete_container(self, account: str, container: str) -> None:
+        """StorageDriver.delete_container: DELETE; Swift's 409 is ContainerNotEmpty, its 404 no error."""
         try:
             self._swift(swift.delete_container, account, container, what=f"container {container}")
         except NotFound:
@@ -205,6 +213,8 @@ class SwiftDriver:
     @_public
     def list_objects(self, account: str, container: str, prefix: str = "", delimiter: str | None = None,
                      marker: str = "", limit: int = 1000) -> ObjectListing:
+        """StorageDriver.list_objects: one GET of ``limit + 1`` rows (the extra one says whether a next page
+        exists; ``limit`` is capped below Swift's 10000)."""
         limit = max(1, min(limit, MAX_LISTING_LIMIT - 1))
         _, rows = self._swift(swift.get_container, account, container, marker=marker or None, limit=limit + 1,
                               prefix=prefix or None, delimiter=delimiter or None, what=f"container {container}")
@@ -224,7 +234,8 @@ class SwiftDriver:
     @_public
     def put_object(self, account: str, container: str, key: str, body: BinaryIO | Iterable[bytes],
                    length: int | None, content_type: str | None) -> ObjectInfo:
-        """See base.py. Without a (valid) ``content_type`` the type is guessed from the key, as Swift would."""
+        """StorageDriver.put_object: one PUT (bytes are sent as they are and may be repeated after a 401). A
+        ``content_type`` that is not printable ASCII counts as none: the type is guessed from the key."""
         content_type = _clean_content_type(content_type) or (
             mimetypes.guess_type(key, strict=False)[0] or "application/octet-stream")
         upload = None
@@ -233,8 +244,6 @@ class SwiftDriver:
                 raise StorageError(f"the body has {len(body)} bytes, not {length}", status=400)
             contents = bytes(body)
         else:
-            # Known before a byte of the body is read: the container is missing, or the token was forgotten.
-            self._swift(swift.head_container, account, container, what=f"container {container}")
             contents = upload = (SizedUpload if length else Upload)(body, length, self.settings.chunk_size)
         answer: dict = {}
         try:
@@ -250,6 +259,7 @@ class SwiftDriver:
 
     @_public
     def head_object(self, account: str, container: str, key: str) -> ObjectInfo | None:
+        """StorageDriver.head_object: the object's HEAD (404 → None)."""
         try:
             headers = self._swift(swift.head_object, account, container, key, what=f"object {key}")
         except NotFound:
@@ -260,12 +270,14 @@ class SwiftDriver:
     @_public
     def get_object(self, account: str, container: str, key: str, range_header: str | None = None,
                    if_none_match: str | None = None) -> ObjectDownload:
+        """StorageDriver.get_object: a GET read in ``chunk_size`` pieces (``resp_chunk_size``)."""
         return self._open(lambda: self._swift(
             swift.get_object, account, container, key, resp_chunk_size=self.settings.chunk_size,
             headers=_conditional_headers(range_header, if_none_match), what=f"object {key}"))
 
     @_public
     def delete_object(self, account: str, container: str, key: str) -> bool:
+        """StorageDriver.delete_object: DELETE (404 → False)."""
         try:
             self._swift(swift.delete_object, account, container, key, what=f"object {key}")
         except NotFound:
@@ -273,7 +285,8 @@ class SwiftDriver:
         return True
 
     def temp_url(self, account: str, container: str, key: str, expires_at: int) -> str:
-        """See base.py. Contacts nothing (the key is derived, and ``ensure_account`` put it on the account)."""
+        """StorageDriver.temp_url, signed by swiftclient's ``generate_temp_url`` (HMAC-SHA256, hex). Contacts
+        nothing: the key is derived, and ``ensure_account`` put it on the account."""
         path = f"/v1/{account}/{container}/{key}"
         signed = generate_temp_url(path, int(expires_at), derive_temp_url_key(self._secret(), account), "GET",
                                    absolute=True, digest="sha256")
@@ -282,12 +295,14 @@ class SwiftDriver:
     @_public
     def get_temp_url(self, path_and_query: str, range_header: str | None = None,
                      if_none_match: str | None = None) -> ObjectDownload:
+        """StorageDriver.get_temp_url: a GET without a token on the proxy (learnt from auth). A path that is
+        not ``/v1/…`` or holds control characters or spaces is TempUrlRejected (400) without a request."""
         if not path_and_query.startswith("/v1/") or re.search(r"[\x00-\x20\x7f]", path_and_query):
             raise TempUrlRejected("not a temp URL path", status=400)
-        auth = self._auth or self._authenticate(stale=None)  # only to learn where the proxy is
+        root = self._current_auth().root  # only to learn where the proxy is
         headers = _conditional_headers(range_header, if_none_match)
         try:
-            return self._open(lambda: self._raw("GET", auth, path_and_query, headers, "shared object", stream=True))
+            return self._open(lambda: self._raw("GET", root, path_and_query, headers, "shared object", stream=True))
         except StorageError as exc:
             if exc.status == 401:
                 raise TempUrlRejected("Swift refused the temp URL (wrong signature or expired)", status=401) from None
@@ -298,35 +313,36 @@ class SwiftDriver:
     def _swift(self, fn: Callable, account: str, *args: Any, what: str, replayable: bool = True,
                **kwargs: Any) -> Any:
         """``fn(account URL, token, *args, http_conn=…, **kwargs)``, one of swiftclient's functions; on 401 one
-        new token and one more try (unless a body that cannot be replayed was sent). Swift's refusals
-        become the contract's errors."""
+        new token and one more try (a body that cannot be replayed: the new token, and StorageUnavailable).
+        Swift's refusals become the contract's errors."""
         auth = self._current_auth()
         for attempt in (1, 2):
             url = f"{auth.root}/v1/{quote(account, safe='')}"
             try:
                 return fn(url, auth.token, *args, http_conn=(urlparse(url), self._connection(auth.root)), **kwargs)
             except ClientException as exc:
-                if exc.http_status != 401 or attempt == 2 or not replayable:
+                if exc.http_status != 401 or attempt == 2:
                     raise _refusal(exc.http_status, what, exc.http_response_content,
                                    exc.http_response_headers) from None
             except TRANSPORT_ERRORS as exc:
                 raise _unreachable(auth.root, exc) from None
-            auth = self._authenticate(stale=auth)  # tempauth forgot the token (expired, memcached restarted)
+            auth = self._authenticate(stale=auth)  # tempauth forgot the token (memcached restarted)
+            if not replayable:  # the body is spent: the next upload goes with the new token
+                raise StorageUnavailable(f"Swift had forgotten the token; {what} was not stored", status=401)
         raise AssertionError("unreachable")
 
-    def _raw(self, method: str, auth: _Auth, path: str, headers: dict[str, str], what: str,
-             stream: bool = False):
-        """A request swiftclient has no function for, on the same connection: the response once its
-        status is 2xx (its body unread when ``stream``), else the matching error."""
-        conn = self._connection(auth.root)
+    def _raw(self, method: str, root: str, path: str, headers: dict[str, str], what: str, stream: bool = False):
+        """A request swiftclient has no function for, to ``root`` + ``path`` on the same connections: the
+        response once its status is 2xx (its body unread when ``stream``), else the matching error."""
+        conn = self._connection(root)
         try:
-            conn.request(method, urlparse(auth.root).path + path, "", headers)
+            conn.request(method, urlparse(root).path + path, "", headers)
             response = conn.getresponse()
             if stream and 200 <= response.status < 300:
                 return response
             body = response.read()
         except TRANSPORT_ERRORS as exc:
-            raise _unreachable(auth.root, exc) from None
+            raise _unreachable(root, exc) from None
         if not 200 <= response.status < 300:
             raise _refusal(response.status, what, body, response.getheaders())
         return response
@@ -348,13 +364,16 @@ class SwiftDriver:
 
     def _put_account(self, account: str, headers: dict[str, str]) -> None:
         auth = self._current_auth()
-        self._raw("PUT", auth, f"/v1/{quote(account, safe='')}", {**headers, "X-Auth-Token": auth.token},
+        self._raw("PUT", auth.root, f"/v1/{quote(account, safe='')}", {**headers, "X-Auth-Token": auth.token},
                   f"account {account}")
 
     # ---- auth and keys ------------------------------------------------------------------------
 
     def _current_auth(self) -> _Auth:
-        return self._auth or self._authenticate(stale=None)
+        auth = self._auth
+        if auth is None or time.monotonic() >= auth.expires_at:
+            auth = self._authenticate(stale=auth)
+        return auth
 
     def _authenticate(self, stale: _Auth | None) -> _Auth:
         """A new token, unless another thread already replaced ``stale`` meanwhile."""
@@ -362,24 +381,23 @@ class SwiftDriver:
             if self._auth is not None and self._auth is not stale:
                 return self._auth
             parsed = urlparse(self.settings.auth_url)
-            conn = self._connection(f"{parsed.scheme}://{parsed.netloc}")
             headers = {"X-Auth-User": self.settings.user, "X-Auth-Key": self._reseller_key()}
             try:
-                conn.request("GET", parsed.path, "", headers)
-                response = conn.getresponse()
-                response.read()
-            except TRANSPORT_ERRORS as exc:
-                raise _unreachable(f"{parsed.scheme}://{parsed.netloc}", exc) from None
-            status = response.status
-            if status in (401, 403):
-                raise StorageUnavailable(f"Swift refused the credentials of {self.settings.user}", status=status)
-            if status >= 500:
-                raise StorageUnavailable(f"Swift auth answered {status}", status=status)
+                response = self._raw("GET", f"{parsed.scheme}://{parsed.netloc}", parsed.path, headers, "auth")
+            except StorageError as exc:
+                if exc.status in (401, 403):
+                    raise StorageUnavailable(f"Swift refused the credentials of {self.settings.user}",
+                                             status=exc.status) from None
+                raise
             token = response.getheader("x-auth-token") or response.getheader("x-storage-token")
             storage_url = response.getheader("x-storage-url") or ""
-            if status >= 300 or not token or "/v1/" not in storage_url:
-                raise StorageError(f"Swift auth answered {status} without a token", status=status)
-            self._auth = _Auth(token, storage_url[: storage_url.rfind("/v1/")])
+            if not token or "/v1/" not in storage_url:
+                raise StorageError(f"Swift auth answered {response.status} without a token", status=response.status)
+            lifetime = response.getheader("x-auth-token-expires") or ""
+            expires_at = float("inf")
+            if lifetime.isdigit():  # renewed a little before Swift forgets it
+                expires_at = time.monotonic() + int(lifetime) - min(TOKEN_MARGIN_SECONDS, int(lifetime) // 2)
+            self._auth = _Auth(token, storage_url[: storage_url.rfind("/v1/")], expires_at)
             return self._auth
 
     def _secret(self) -> str:
