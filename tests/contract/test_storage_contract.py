@@ -14,6 +14,7 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 from storage_standin import StandinSwift
+from swift_fixtures import chunks, read_all
 
 from minicloud.drivers.storage.base import (ContainerNotEmpty, NotFound, StorageError, StorageUnavailable,
                                             TempUrlRejected)
@@ -50,31 +51,6 @@ def unreachable(kind):
     standin = StandinSwift()
     standin.down = True
     return standin
-
-
-@pytest.fixture
-def account(driver):
-    name = driver.account_for(uuid.uuid4().hex)
-    driver.ensure_account(name)
-    return name
-
-
-@pytest.fixture
-def bucket(driver, account):
-    driver.create_container(account, "bucket")
-    return "bucket"
-
-
-def read_all(download) -> bytes:
-    try:
-        return b"".join(download.body)
-    finally:
-        download.close()
-
-
-def pieces(data: bytes, size: int = 100_000):
-    for at in range(0, len(data), size):
-        yield data[at:at + size]
 
 
 # ---- accounts ------------------------------------------------------------------------------------
@@ -169,7 +145,7 @@ def test_a_missing_container_has_no_objects(driver, account):
     with pytest.raises(NotFound):
         driver.get_object(account, "nowhere", "a")
     with pytest.raises(NotFound):
-        driver.put_object(account, "nowhere", "a", pieces(b"x" * 1000), None, None)
+        driver.put_object(account, "nowhere", "a", chunks(b"x" * 1000), None, None)
     with pytest.raises(NotFound):
         driver.put_object(account, "nowhere", "a", b"x", 1, None)
     with pytest.raises(NotFound):
@@ -239,10 +215,10 @@ def test_range_gives_206_if_none_match_gives_304_and_a_bad_range_416(driver, acc
 # ---- streaming -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("length", ["known", "chunked"])
-def test_bodies_stream_both_ways_in_bounded_pieces(driver, account, bucket, length):
+def test_bodies_stream_both_ways_in_bounded_chunks(driver, account, bucket, length):
     data = hashlib.sha256(b"seed").digest() * (3 * MiB // 32) + b"tail"
     size = len(data) if length == "known" else None
-    info = driver.put_object(account, bucket, "big.bin", pieces(data), size, None)
+    info = driver.put_object(account, bucket, "big.bin", chunks(data), size, None)
     assert info.size == len(data) and info.etag == hashlib.md5(data).hexdigest()
 
     download = driver.get_object(account, bucket, "big.bin")
