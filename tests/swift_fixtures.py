@@ -1,6 +1,7 @@
 """Session fixture for tests that need a real OpenStack Swift: ``swift_server``.
 
-Registered in tests/conftest.py through ``pytest_plugins``, so any test module can use it:
+Registered in tests/conftest.py through ``pytest_plugins``, so any test module can use it (and, for
+storage driver tests with a ``driver`` fixture of their own, ``account`` and ``bucket``):
 
     @pytest.fixture
     def config(config, swift_server):
@@ -20,6 +21,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +76,35 @@ class SwiftServer:
 
     def running(self) -> bool:
         return self._run("status", timeout=30).returncode == 0
+
+
+@pytest.fixture
+def account(driver):
+    """A new Swift account, ensured, of the module's storage ``driver`` fixture."""
+    name = driver.account_for(uuid.uuid4().hex)
+    driver.ensure_account(name)
+    return name
+
+
+@pytest.fixture
+def bucket(driver, account):
+    """A container "bucket" in ``account``."""
+    driver.create_container(account, "bucket")
+    return "bucket"
+
+
+def read_all(download) -> bytes:
+    """Every byte of an ObjectDownload, closed afterwards."""
+    try:
+        return b"".join(download.body)
+    finally:
+        download.close()
+
+
+def chunks(data: bytes, size: int = 65536):
+    """``data`` as an upload body of ``size`` pieces (a generator: it cannot be read twice)."""
+    for at in range(0, len(data), size):
+        yield data[at:at + size]
 
 
 def storage_overrides(server: SwiftServer) -> dict:

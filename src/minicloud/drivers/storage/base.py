@@ -5,14 +5,21 @@ reseller prefix), created by the reseller admin on first use: tenants are isolat
 by Swift itself, not by a name prefix. A bucket is a container in its project's
 account; an object key is any UTF-8 string (``../x`` is just a name).
 
-Every method either does what its docstring promises or raises:
-- ``StorageUnavailable`` when Swift cannot be reached or answers 5xx (→ 503),
-- ``StorageError`` (or a subclass) with the HTTP status Swift gave and a message.
-Bodies stream both ways: nothing holds a whole object in memory.
+Each method below says, in the manner of Nova's virt driver contract:
+- **Afterwards**: what holds once it returns;
+- **Raises**: which of the errors below, when;
+- **Repeat**: whether calling it again with the same arguments is safe (and what it returns then).
 
-Every Swift request a method made is recorded (method, path, status, milliseconds)
-and readable afterwards from ``last_calls`` in the same thread: that is the
-"underneath" panel. Paths never carry tokens; temp-URL signatures are masked.
+Any method that talks to Swift also raises ``StorageUnavailable`` when Swift cannot be
+reached, drops the connection, or answers 5xx (the web layer answers 503); and a
+``StorageError`` with Swift's HTTP status for any other refusal. Bodies stream both ways:
+nothing holds a whole object in memory.
+
+Every Swift request a method made is recorded (method, path, status or None when no
+answer came, milliseconds) and readable afterwards from ``last_calls`` in the same
+thread: that is the "underneath" panel. Paths never carry tokens; temp-URL signatures are
+masked. tests/contract/test_storage_contract.py holds the real driver and every stand-in
+to this contract.
 """
 from __future__ import annotations
 
@@ -114,60 +121,81 @@ class ObjectDownload:
 class StorageDriver(Protocol):
     @property
     def last_calls(self) -> list[SwiftCall]:
-        """The Swift requests made by the last public method this thread called."""
+        """The Swift requests made by the last public method this thread called, in order; after a
+        StorageUnavailable the last one has status None."""
 
     def account_for(self, project_hex: str) -> str:
-        """The Swift account name of a project (``{reseller_prefix}mc{project_hex}``)."""
+        """The Swift account name of a project (``{reseller_prefix}mc{project_hex}``). Contacts nothing."""
 
     def ensure_account(self, account: str) -> None:
-        """Afterwards the account exists and carries its temp-URL key. Idempotent."""
+        """Afterwards: the account exists and carries its temp-URL key (``temp_url`` links work).
+        Raises: StorageUnavailable. Repeat: safe; once it succeeded, a repeat makes no request."""
 
     def healthcheck(self) -> dict:
-        """Afterwards: Swift answered /healthcheck and auth; returns {"url": proxy URL}."""
+        """Afterwards: Swift accepted the credentials (a fresh token) and its proxy answered /healthcheck.
+        Returns {"url": the proxy's URL}. Raises: StorageUnavailable (also for refused credentials).
+        Repeat: safe."""
 
     def account_stats(self, account: str) -> dict:
-        """{"containers": n, "objects": n, "bytes": n} of the account (Swift's account HEAD; these
-        totals lag a few seconds behind writes). A missing account counts as empty."""
+        """{"containers": n, "objects": n, "bytes": n} of the account (Swift's account totals, which lag a
+        few seconds behind writes). Changes nothing. Raises: StorageUnavailable; a missing account counts
+        as empty, not NotFound. Repeat: safe."""
 
     def create_container(self, account: str, container: str) -> bool:
-        """Afterwards the container exists. True when this call created it."""
+        """Afterwards: the container exists in the (ensured) account. Returns True when this call created
+        it. Raises: StorageUnavailable. Repeat: safe; it returns False and changes nothing."""
 
     def container_stats(self, account: str, container: str) -> ContainerStats:
-        """Objects and bytes of one container (exact on a single node). Raises NotFound."""
+        """Objects and bytes of one container, exact once the writes returned. Changes nothing.
+        Raises: NotFound when the container is missing. Repeat: safe."""
 
     def delete_container(self, account: str, container: str) -> None:
-        """Afterwards the container is gone (a missing one is fine). Raises ContainerNotEmpty."""
+        """Afterwards: the container is gone. Raises: ContainerNotEmpty (status 409) while it holds
+        objects, and then it is left as it was. Repeat: safe; a missing container is no error."""
 
     def list_objects(self, account: str, container: str, prefix: str = "", delimiter: str | None = None,
                      marker: str = "", limit: int = 1000) -> ObjectListing:
-        """One page of the container's listing, in Swift's (byte) order. Raises NotFound."""
+        """One page of the container's listing in Swift's (UTF-8 byte) order: the names after ``marker``
+        that start with ``prefix``; with a delimiter, the names holding it after the prefix are folded
+        into ``prefixes`` (each once, ending with the delimiter). At most ``limit`` objects and prefixes
+        together; ``next_marker`` is what to pass as ``marker`` for the next page (a folder is never
+        repeated), None on the last page. Changes nothing. Raises: NotFound when the container is
+        missing. Repeat: safe."""
 
     def put_object(self, account: str, container: str, key: str, body: BinaryIO | Iterable[bytes],
                    length: int | None, content_type: str | None) -> ObjectInfo:
-        """Stream ``body`` into the object (``length`` bytes, or chunked when None).
+        """Stream ``body`` (bytes, a file-like object or an iterable of bytes) into the object: ``length``
+        bytes, or chunked when None. Without a ``content_type`` it is guessed from the key.
 
-        Afterwards the object holds exactly the bytes read. An exception raised while
-        reading ``body`` aborts the upload (Swift keeps the old object, if any) and
-        propagates unchanged; a body shorter or longer than ``length`` aborts it too
-        (StorageError, status 400). Raises NotFound when the container is missing."""
+        Afterwards: the object holds exactly the bytes sent, and the returned ObjectInfo says so (size,
+        MD5 ETag, content type). An exception raised while reading ``body`` aborts the upload and
+        propagates unchanged; a body that ends before ``length`` bytes, or an iterable that yields more,
+        aborts it with StorageError status 400. An aborted upload leaves the object as it was before
+        (the old content, or no object). Raises: NotFound when the container is missing (some of ``body``
+        may have been read by then). Repeat: safe with the same bytes (the object is simply overwritten)."""
 
     def head_object(self, account: str, container: str, key: str) -> ObjectInfo | None:
-        """The object's metadata, or None when it does not exist."""
+        """The object's metadata, or None when it (or its container) does not exist. Changes nothing.
+        Repeat: safe."""
 
     def get_object(self, account: str, container: str, key: str, range_header: str | None = None,
                    if_none_match: str | None = None) -> ObjectDownload:
-        """Start streaming the object (see ObjectDownload). Raises NotFound; an unsatisfiable
-        Range raises StorageError with status 416."""
+        """Start streaming the object (see ObjectDownload): 200, 206 for a satisfiable ``range_header``,
+        304 when ``if_none_match`` holds its ETag. Changes nothing. Raises: NotFound when the object or
+        its container is missing; StorageError status 416 for an unsatisfiable Range. Repeat: safe."""
 
     def delete_object(self, account: str, container: str, key: str) -> bool:
-        """Afterwards the object is gone. True when it existed."""
+        """Afterwards: the object is gone. Returns True when it existed. Repeat: safe; it returns False
+        (also when the container is missing)."""
 
     def temp_url(self, account: str, container: str, key: str, expires_at: int) -> str:
-        """A GET temp URL path with its query (``/v1/{account}/{container}/{key}?temp_url_sig=sha256:…
-        &temp_url_expires=…``), signed with the account's key; valid until ``expires_at`` (epoch s)."""
+        """A GET temp URL path with its query (``/v1/{account}/{container}/{key}?temp_url_sig=…
+        &temp_url_expires=…``, the key percent-encoded), signed with the account's key; anyone may fetch
+        the object with it until ``expires_at`` (epoch seconds). Contacts nothing, raises nothing.
+        Repeat: safe; the same arguments give the same URL."""
 
     def get_temp_url(self, path_and_query: str, range_header: str | None = None,
                      if_none_match: str | None = None) -> ObjectDownload:
-        """Fetch a temp URL made by ``temp_url`` without any token (as an anonymous visitor).
-        Raises TempUrlRejected when Swift refuses the signature or it has expired, NotFound
-        when the object is gone."""
+        """Fetch a temp URL made by ``temp_url`` without any token (as an anonymous visitor), streamed
+        like get_object. Changes nothing. Raises: TempUrlRejected when the signature is wrong (another
+        key, another path) or has expired; NotFound when the object is gone. Repeat: safe."""
