@@ -16,6 +16,7 @@ import logging
 
 from psycopg.types.json import Jsonb
 
+from minicloud import metrics
 from minicloud.drivers.compute.base import ComputeError
 from minicloud.jobs.registry import periodic
 
@@ -81,6 +82,7 @@ def _owned_volume(volume: str, owned: set[str]) -> bool:
 
 
 @periodic("compute.reconcile", "compute.reconcile_seconds")
+@metrics.RECONCILE_SECONDS.time()
 def reconcile(context) -> list[dict]:
     """One pass over every enabled host."""
     services = context.services
