@@ -165,6 +165,9 @@ def test_only_a_global_admin_or_an_allowed_address_may_read(auth, admin, client)
     korean = alice.get("/metrics", headers={"Accept-Language": "ko"}, environ_overrides=ELSEWHERE)
     assert korean.status_code == 403 and "관리자" in korean.json["error"]["message"]
     assert "minicloud_http_requests_total" in admin.get("/metrics", environ_overrides=ELSEWHERE).get_data(as_text=True)
+    key = admin.post("/api/v1/api-keys", json={"name": "prometheus"}).json["key"]  # what a remote scraper holds
+    assert client.get("/metrics", headers={"Authorization": f"Bearer {key}"}, environ_overrides=ELSEWHERE) \
+        .status_code == 200
     # loopback, by default: Prometheus on the same machine needs no token (nor does a user there)
     for address in ("127.0.0.1", "::1", "::ffff:127.0.0.1"):
         assert client.get("/metrics", environ_overrides={"REMOTE_ADDR": address}).status_code == 200, address
