@@ -55,7 +55,7 @@ def timed_job(kind: str, run: Callable[..., Any], *args: Any) -> Any:
     started = time.perf_counter()
     try:
         return run(*args)
-    except BaseException:
+    except Exception:
         JOB_FAILURES.labels(kind).inc()
         raise
     finally:
@@ -77,8 +77,8 @@ class StateGauge:
         return family
 
 
-class _Families:
-    """A collector that yields what it was given."""
+class _Collector:
+    """A collector yielding what ``collected()`` returns."""
 
     def __init__(self, collected: Callable[[], Iterable]):
         self.collect = collected
@@ -91,8 +91,8 @@ def exposition(gauges: Iterable[StateGauge], accept: str | None) -> tuple[bytes,
     if os.environ.get(MULTIPROCESS_DIR):
         multiprocess.MultiProcessCollector(registry)
     else:
-        registry.register(_Families(REGISTRY.collect))
+        registry.register(_Collector(REGISTRY.collect))
     families = [gauge.family() for gauge in gauges]
-    registry.register(_Families(lambda: families))
+    registry.register(_Collector(lambda: families))
     encode, content_type = choose_encoder(accept)
     return encode(registry), content_type

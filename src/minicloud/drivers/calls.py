@@ -30,7 +30,8 @@ class RecordedCall:
 
 
 def public(method: Callable) -> Callable:
-    """Start a fresh ``last_calls`` list for this thread (nested public calls share the outer one)."""
+    """Start a fresh ``last_calls`` list for this thread (nested public calls share the outer one), and
+    time the outermost call for the metrics."""
 
     backend = method.__module__.rpartition(".")[2]
 

@@ -10,15 +10,12 @@ from minicloud.services.instances import STATES as INSTANCE_STATES
 
 OPEN_JOB_STATES = ("queued", "running")  # the queue's depth; succeeded and failed jobs are history
 
-_QUERIES = {
-    "jobs": "SELECT state, count(*) AS n FROM jobs WHERE state IN ('queued', 'running') GROUP BY state",
-    "instances": "SELECT state, count(*) AS n FROM instances WHERE state <> 'deleted' GROUP BY state",
-    "apps": "SELECT status AS state, count(*) AS n FROM apps GROUP BY status",
-}
-_KNOWN = {
-    "jobs": OPEN_JOB_STATES,
-    "instances": tuple(state for state in INSTANCE_STATES if state != "deleted"),
-    "apps": APP_STATES,
+# what is counted: (its states, zeros included, and the query counting each)
+_COUNTED = {
+    "jobs": (OPEN_JOB_STATES, "SELECT state, count(*) AS n FROM jobs WHERE state = ANY(%s) GROUP BY state"),
+    "instances": (tuple(state for state in INSTANCE_STATES if state != "deleted"),
+                  "SELECT state, count(*) AS n FROM instances WHERE state = ANY(%s) GROUP BY state"),
+    "apps": (APP_STATES, "SELECT status AS state, count(*) AS n FROM apps WHERE status = ANY(%s) GROUP BY status"),
 }
 
 
@@ -30,7 +27,7 @@ class ResourceCounts:
         """``{"jobs": {"queued": 2, "running": 0}, "instances": {...}, "apps": {...}}`` in one transaction."""
         counts = {}
         with self.db.connection() as conn:
-            for resource, sql in _QUERIES.items():
-                found = {row["state"]: row["n"] for row in conn.execute(sql).fetchall()}
-                counts[resource] = {state: 0 for state in _KNOWN[resource]} | found
+            for resource, (states, sql) in _COUNTED.items():
+                found = {row["state"]: row["n"] for row in conn.execute(sql, (list(states),)).fetchall()}
+                counts[resource] = {state: 0 for state in states} | found
         return counts
