@@ -22,6 +22,9 @@
 #   MINICLOUD_SKIP_IMAGES=1        do not build or register any image
 #   MINICLOUD_DEBIAN_IMAGE=1       also build (~2.5 min the first time, root only) and register the Debian image
 #   MINICLOUD_IMAGES_DIR=images    where scripts/build-test-image.sh keeps the images
+#   PROMETHEUS_MULTIPROC_DIR=.data/metrics
+#                                  where the worker and the web server write their metrics (emptied
+#                                  at start and at exit; GET /metrics sums them)
 set -euo pipefail
 
 self=$(realpath "$0")
@@ -109,6 +112,11 @@ stop_child() {  # stop_child NAME PID SECONDS: TERM, wait up to SECONDS, then KI
   wait "$pid" 2>/dev/null || true
 }
 
+clear_metrics() {  # the counts of processes gone (a crashed run's too): not to be summed again
+  [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ] && [ -d "$PROMETHEUS_MULTIPROC_DIR" ] || return 0
+  find "$PROMETHEUS_MULTIPROC_DIR" -maxdepth 1 -name '*.db' -delete
+}
+
 cleanup() {
   $stopping && return 0
   stopping=true
@@ -116,6 +124,7 @@ cleanup() {
   [ -n "$web_pid$worker_pid$pg_datadir$swift_dir" ] && log "stopping…"
   stop_child "web server" "$web_pid" 30
   stop_child "worker" "$worker_pid" 30
+  clear_metrics
   if [ -n "$swift_dir" ]; then
     scripts/swift.sh stop "$swift_dir" >/dev/null || log "could not stop Swift in $swift_dir"
   fi
@@ -239,6 +248,9 @@ if [ "${MINICLOUD_SKIP_IMAGES:-}" != 1 ]; then
 fi
 
 # ---- worker and web server, children of this script -----------------------------------------
+export PROMETHEUS_MULTIPROC_DIR=${PROMETHEUS_MULTIPROC_DIR:-$root/.data/metrics}
+mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+clear_metrics
 "$mc" worker &
 worker_pid=$!
 bind="$host:$port"

@@ -16,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.wrappers import Request, Response
 
+from minicloud import metrics
 from minicloud.config import PROJECT_ROOT, Config
 from minicloud.errors import ApiError, Forbidden, Unauthorized
 from minicloud.handlers.pages.errors import error_page
@@ -66,6 +67,7 @@ class App:
         self._common_headers(ctx, response)
         if ctx.route is not None and ctx.route.audited:
             self._audit(ctx, response.status_code)
+        metrics.observe_request(ctx.route and ctx.route.endpoint, response.status_code, time.perf_counter() - started)
         if access_log.isEnabledFor(logging.INFO):
             access_log.info(
                 "%s %s %s %d %.1fms rid=%s user=%s", request.remote_addr, request.method,

@@ -1,10 +1,12 @@
 """Configuration: configs/minicloud.toml defaults, MINICLOUD_* environment overrides, DATABASE_URL.
 
 Keys are read as ``section.key``; the environment variable for a key is
-``MINICLOUD_<SECTION>_<KEY>`` in upper case, converted to the type of the default.
+``MINICLOUD_<SECTION>_<KEY>`` in upper case, converted to the type of the default
+(a list from comma-separated items).
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import tempfile
@@ -22,6 +24,8 @@ class ConfigError(Exception):
 
 
 def _coerce(raw: str, default: Any, name: str) -> Any:
+    if isinstance(default, list):  # "a, b" -> ["a", "b"]
+        return [item.strip() for item in raw.split(",") if item.strip()]
     if isinstance(default, bool):
         if raw.lower() in ("1", "true", "yes", "on"):
             return True
@@ -62,6 +66,16 @@ class Config:
             section, _, key = dotted.partition(".")
             values.setdefault(section, {})[key] = value
         return Config(values, self.root)
+
+    def networks(self, dotted: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """A list of addresses or CIDR ranges (``["127.0.0.0/8", "::1"]``); a bad entry is a ConfigError."""
+        entries = self.get(dotted)
+        if not isinstance(entries, list):
+            raise ConfigError(f"{dotted} must be a list of addresses or ranges, not {entries!r}")
+        try:
+            return tuple(ipaddress.ip_network(str(entry).strip(), strict=False) for entry in entries)
+        except ValueError as exc:
+            raise ConfigError(f"{dotted}: {exc}") from None
 
     @property
     def database_url(self) -> str:
@@ -106,4 +120,6 @@ def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> 
                 keys[key] = _coerce(environ[name], default, name)
     if environ.get("DATABASE_URL"):
         values["database"]["url"] = environ["DATABASE_URL"]
-    return Config(values)
+    config = Config(values)
+    config.networks("metrics.allow")  # a mistyped address stops the start, not the first scrape
+    return config

@@ -14,6 +14,7 @@ from __future__ import annotations
 from minicloud.handlers.api import api_keys, audit, auth, health, openapi, operations, projects
 from minicloud.handlers.api import apps, buckets, objects, shared, users
 from minicloud.handlers.api import hosts, images, instances, keypairs, quotas, templates
+from minicloud.handlers.api import metrics
 from minicloud.handlers.pages import admin as admin_page
 from minicloud.handlers.pages import apps as apps_page
 from minicloud.handlers.pages import audit as audit_page
@@ -31,6 +32,7 @@ ROUTES: list[Route] = [
       summary="The process is up", tags=("health",)),
     R("GET", "/readyz", "health.ready", health.readyz, auth="public", status=(200, 503), response=health.READINESS,
       summary="The database and each configured backend are reachable", tags=("health",)),
+    R("GET", "/metrics", "metrics.scrape", metrics.scrape, auth="public", api=False),
     R("GET", "/api/v1/openapi.json", "openapi.document", openapi.document, auth="public", response=openapi.DOCUMENT,
       summary="This API as an OpenAPI 3.1 document", tags=("meta",)),
     # ---- accounts (UC-01) ---------------------------------------------------------------------

@@ -5,7 +5,7 @@
     web (the request/response toolkit)
     services (the rules; they own every resource's state)
     drivers (libvirt, Swift, Kubernetes)
-    base (config, errors, i18n, db: pool, migrations, the job queue)
+    base (config, errors, i18n, metrics, db: pool, migrations, the job queue)
 
 Every import in src/minicloud is checked, including the ones inside functions and under
 TYPE_CHECKING, so a student's new module that reaches upward fails here with the line named.
@@ -22,6 +22,7 @@ LAYERS = (  # (module prefix, layer): the first match wins
     ("minicloud.handlers", "handlers"), ("minicloud.jobs", "jobs"), ("minicloud.web", "web"),
     ("minicloud.services", "services"), ("minicloud.drivers", "drivers"),
     ("minicloud.db", "db"), ("minicloud.config", "base"), ("minicloud.errors", "base"), ("minicloud.i18n", "base"),
+    ("minicloud.metrics", "base"),
 )
 MAY_IMPORT = {
     "app": {"app", "handlers", "jobs", "web", "services", "drivers", "db", "base"},

@@ -2,13 +2,18 @@
 
 A driver keeps ``self._local = threading.local()``; each public method is wrapped with
 ``@public`` (a fresh list per outermost call in this thread) and every request it makes is
-appended as a ``RecordedCall``; ``last_calls`` reads them back in the same thread.
+appended as a ``RecordedCall``; ``last_calls`` reads them back in the same thread. ``@public``
+also times each outermost call for GET /metrics, labelled with the driver module's name
+(libvirt, swift, kubernetes) and the method's.
 """
 from __future__ import annotations
 
 import functools
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
+
+from minicloud.metrics import observe_backend_call
 
 
 @dataclass(frozen=True)
@@ -25,7 +30,10 @@ class RecordedCall:
 
 
 def public(method: Callable) -> Callable:
-    """Start a fresh ``last_calls`` list for this thread (nested public calls share the outer one)."""
+    """Start a fresh ``last_calls`` list for this thread (nested public calls share the outer one), and
+    time the outermost call for the metrics."""
+
+    backend = method.__module__.rpartition(".")[2]
 
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -34,9 +42,12 @@ def public(method: Callable) -> Callable:
         if depth == 0:
             local.calls = []
         local.depth = depth + 1
+        started = time.perf_counter()
         try:
             return method(self, *args, **kwargs)
         finally:
             local.depth = depth
+            if depth == 0:
+                observe_backend_call(backend, method.__name__, time.perf_counter() - started)
 
     return wrapper

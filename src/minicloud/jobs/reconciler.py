@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 
+from minicloud import metrics
 from minicloud.drivers.compute.base import ComputeError
 from minicloud.jobs.registry import periodic
 from minicloud.jobs.worker import JobContext, Worker
@@ -61,6 +62,7 @@ def _owned_volume(volume: str, owned: set[str]) -> bool:
 
 
 @periodic("compute.reconcile", "compute.reconcile_seconds")
+@metrics.RECONCILE_SECONDS.time()
 def reconcile(context: JobContext) -> list[dict]:
     """One pass over every enabled host."""
     services = context.services

@@ -27,6 +27,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from minicloud import metrics
 from minicloud.config import Config
 from minicloud.db import queue
 from minicloud.jobs.registry import PermanentJobError, load_modules, lookup, periodic_tasks
@@ -102,7 +103,7 @@ class Worker:
         fn = lookup(job["kind"])
         if fn is None:
             raise PermanentJobError(f"unknown job type {job['kind']!r}")
-        return fn(job, JobContext(self.config, self.name, self.services))
+        return metrics.timed_job(job["kind"], fn, job, JobContext(self.config, self.name, self.services))
 
     def _finish_failed(self, conn: psycopg.Connection, job: dict, error: str, retry: bool) -> None:
         retry_in = self.backoff(job["attempts"]) if retry and job["attempts"] < job["max_attempts"] else None

@@ -41,6 +41,8 @@ from xml.sax.saxutils import escape
 import jinja2
 import libvirt
 
+from minicloud.drivers.calls import public as _public
+
 from .base import (
     DOMAIN_PREFIX,
     Artefacts,
@@ -292,6 +294,7 @@ class LibvirtDriver:
 
     # ---- host
 
+    @_public
     def host_info(self) -> HostInfo:
         self._begin()
         conn = self.connection()
@@ -475,6 +478,7 @@ class LibvirtDriver:
 
     # ---- lifecycle
 
+    @_public
     def create(self, spec: InstanceSpec) -> Artefacts:
         calls = self._begin()
         _require_ours(spec.domain_name, "create")
@@ -536,10 +540,12 @@ class LibvirtDriver:
             raise DomainNotFound(f"The mini PC {name} does not exist on {self.uri}.")
         return dom
 
+    @_public
     def start(self, domain_name: str) -> None:
         self._begin()
         self._start(self._require(domain_name, "start"), domain_name)
 
+    @_public
     def stop(self, domain_name: str, timeout: float) -> None:
         self._begin()
         dom = self._require(domain_name, "stop")
@@ -565,6 +571,7 @@ class LibvirtDriver:
                     if exc.get_error_code() != libvirt.VIR_ERR_OPERATION_INVALID or dom.isActive():
                         raise
 
+    @_public
     def reboot(self, domain_name: str) -> None:
         self._begin()
         dom = self._require(domain_name, "reboot")
@@ -575,6 +582,7 @@ class LibvirtDriver:
             self._record(f"reboot({domain_name}, ACPI_POWER_BTN)")
             dom.reboot(libvirt.VIR_DOMAIN_REBOOT_ACPI_POWER_BTN)
 
+    @_public
     def resize(self, domain_name: str, vcpus: int, ram_mib: int) -> str:
         self._begin()
         dom = self._require(domain_name, "resize")
@@ -594,6 +602,7 @@ class LibvirtDriver:
             self._record(f"XMLDesc({domain_name}, INACTIVE)")
             return dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
 
+    @_public
     def delete(self, domain_name: str) -> None:
         self._begin()
         _require_ours(domain_name, "delete")
@@ -640,6 +649,7 @@ class LibvirtDriver:
 
     # ---- reading
 
+    @_public
     def state(self, domain_name: str) -> str | None:
         self._begin()
         dom = self._lookup_domain(domain_name)
@@ -654,6 +664,7 @@ class LibvirtDriver:
             with self._errors(f"Could not read the state of {domain_name}"):
                 raise
 
+    @_public
     def list_domains(self) -> dict[str, str]:
         """One listing call: ``getAllDomainStats(STATE)`` returns every domain with its state in a
         single round trip (``listAllDomains`` would need one more call per domain for the state)."""
@@ -672,6 +683,7 @@ class LibvirtDriver:
             return {d.name(): STATES.get(d.state()[0], "unknown")
                     for d in conn.listAllDomains(0) if d.name().startswith(DOMAIN_PREFIX)}
 
+    @_public
     def list_volumes(self) -> list[str]:
         """Our volumes in the pool, base images (``mc-base-*``) included."""
         self._begin()
@@ -683,6 +695,7 @@ class LibvirtDriver:
             self._record(f"pool.listAllVolumes({self.pool_name})")
             return sorted(v.name() for v in pool.listAllVolumes(0) if v.name().startswith(DOMAIN_PREFIX))
 
+    @_public
     def domain_xml(self, domain_name: str) -> str | None:
         self._begin()
         dom = self._lookup_domain(domain_name)
@@ -697,6 +710,7 @@ class LibvirtDriver:
             with self._errors(f"Could not read the definition of {domain_name}"):
                 raise
 
+    @_public
     def console_log(self, domain_name: str, max_bytes: int = 65536) -> str:
         """The tail of ``<log_dir>/<domain>.log``; local hosts only ("" for remote ones)."""
         self._begin()
@@ -719,6 +733,7 @@ class LibvirtDriver:
                 data = data[newline + 1:]
         return data.decode("utf-8", errors="replace")
 
+    @_public
     def console_send(self, domain_name: str, text: str) -> None:
         self._begin()
         dom = self._require(domain_name, "type on the console of")
@@ -736,6 +751,7 @@ class LibvirtDriver:
                 stream.abort()
                 raise
 
+    @_public
     def addresses(self, domain_name: str) -> list[str]:
         self._begin()
         dom = self._lookup_domain(domain_name)
