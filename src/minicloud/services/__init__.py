@@ -28,6 +28,7 @@ class Services:
         from minicloud.services.health import Health
         from minicloud.services.operations import Operations
         from minicloud.services.projects import Projects
+        from minicloud.services.resource_counts import ResourceCounts
         from minicloud.services.sessions import Sessions
         from minicloud.services.user_quotas import UserQuotas
 
@@ -39,6 +40,7 @@ class Services:
         self.audit = Audit(self.db)
         self.operations = Operations(self.db)
         self.health = Health(self.db)
+        self.resource_counts = ResourceCounts(self.db)
         self.dashboard = Dashboard(self)
         self._compute()
         self._storage()

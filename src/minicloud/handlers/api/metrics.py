@@ -13,7 +13,6 @@ from werkzeug.wrappers import Response
 
 from minicloud import metrics
 from minicloud.errors import ApiError, Forbidden
-from minicloud.services.resource_counts import ResourceCounts
 from minicloud.web.errors import envelope
 from minicloud.web.jsonio import json_response
 
@@ -29,7 +28,7 @@ def scrape(ctx):
     try:
         if not may_read(ctx):
             raise Forbidden("error.metrics_forbidden", code="metrics_forbidden")
-        counts = ResourceCounts(ctx.services.db).by_state()
+        counts = ctx.services.resource_counts.by_state()
     except ApiError as error:  # a scraper reads the envelope; the app would draw a console page
         return json_response(envelope(error, ctx.lang), error.status, error.headers)
     gauges = [metrics.StateGauge(name, text, counts[resource]) for resource, name, text in GAUGES]
