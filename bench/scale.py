@@ -1,10 +1,13 @@
 """Does minicloud's cost grow with the platform? (``make bench``)
 
-Fills a PostgreSQL of its own with 100 and then 10,000 mini PCs, apps and buckets spread over 500
-projects (with their jobs and ten audit entries each), and libvirt's test hypervisor
+In a PostgreSQL of its own, one database per size (copies of one seeded database, so the same bench
+user and token work in all) is filled with 100 and with 10,000 mini PCs, apps and buckets spread over
+500 projects (with their jobs and ten audit entries each), and libvirt's test hypervisor
 (``test:///default``, in this process) with 1,000 domains; see bench/scale_data.py for what the
 rows are and for the probe — the bench user's project and the reconciled host, which hold the same
-things at every size. For each size it prints the median time of
+things at every size. Each size has minicloud's services and app of its own; the sizes are measured
+in alternating requests, so that other load on the machine falls on all of them alike. For each
+size it prints the median time of
 
 - ``GET /api/v1/instances?limit=50``, the dashboard page, ``GET /api/v1/audit`` (the project's
   admin) and ``GET /api/v1/audit?all_projects=true`` (a global admin), each served in-process by

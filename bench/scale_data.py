@@ -15,7 +15,7 @@ every size, so what changes between sizes is only the rest of the platform:
   its row says) and the rest other software's (not named ``mc-``), plus a disk volume per mini PC in
   minicloud's pool.
 
-Every statement is parameterized; ``setup`` and then ``grow`` (rows up to the next size) run on one
+Every statement is parameterized; ``setup`` and then ``grow`` (rows up to a size) run on one
 connection, which holds the temporary numbering of the projects.
 """
 from __future__ import annotations
