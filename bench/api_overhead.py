@@ -8,11 +8,20 @@ least 0.8). It starts and removes its own PostgreSQL (scripts/pg.sh).
 
 On a small or shared machine wrk, PostgreSQL and the workers compete for the
 same CPUs, and anything else running skews a single run; so the two servers are
-measured in alternating rounds and the best round of each counts. It also
-prints the CPU time the gunicorn workers spend per request, which other load
-hardly disturbs: the difference is the cost of minicloud's web layer.
+measured in many short alternating rounds; the best and the median round of
+each are printed, and the ratio of the best rounds (the quietest moments each
+server had) is the headline, beside the median of each round's own ratio (the
+two servers measured back to back). It also prints the CPU
+time the gunicorn workers spend per request: the difference is the cost of
+minicloud's web layer, plus the noise of wrk and PostgreSQL sharing the CPUs.
 
-    .venv/bin/python bench/api_overhead.py [--duration 10] [--warmup 3] [--rounds 3] [--connections 8] [--workers 2]
+So the same request is then measured in-process (bench/request_split.py): both
+WSGI callables called directly, in alternating rounds, their CPU time per
+request compared, and minicloud's split by stage (token check, principal query,
+routing and dispatch, handler, JSON encode, audit, the rest).
+
+    .venv/bin/python bench/api_overhead.py [--duration 5] [--warmup 3] [--rounds 8] [--connections 8] [--workers 2]
+                                           [--split-requests 2000] [--split-rounds 5]
 
 A report, not a test: it exits 0 whatever the ratio (non-zero only when it
 could not measure).
@@ -20,16 +29,19 @@ could not measure).
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import urllib.request
 from pathlib import Path
 
+import request_split
 from common import BENCH_USER, ROOT, Proc, free_port, make_token, start_postgres, stop_postgres
 
 JWT_SECRET = "bench-secret-" + "x" * 40
@@ -101,14 +113,33 @@ def wrk(url: str, token: str, seconds: int, connections: int, threads: int) -> t
     return float(rate.group(1)), int(count.group(1)), out
 
 
+def in_process_split(env: dict, token: str, requests: int, rounds: int) -> list[str]:
+    """Both applications built in this process with the servers' settings; bench/request_split.py's report."""
+    from minicloud import config as config_module
+    from minicloud.app import make_app
+
+    os.environ.update(DATABASE_URL=env["DATABASE_URL"], MINICLOUD_AUTH_JWT_SECRET=JWT_SECRET)
+    bare = importlib.import_module("bare_app")
+    app = make_app(config_module.load())
+    try:
+        environ = request_split.environ_for("/api/v1/auth/me", token)
+        result = request_split.measure(app, bare.application, environ, requests, rounds)
+    finally:
+        app.services.close()
+        bare.pool.close()
+    return request_split.report(result, requests, rounds)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds of measured load per round and server")
+    parser.add_argument("--duration", type=int, default=5, help="seconds of measured load per round and server")
     parser.add_argument("--warmup", type=int, default=3, help="seconds of unmeasured load per server first")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating measured rounds per server")
+    parser.add_argument("--rounds", type=int, default=8, help="alternating measured rounds per server")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (both servers)")
+    parser.add_argument("--split-requests", type=int, default=2000, help="requests per in-process round")
+    parser.add_argument("--split-rounds", type=int, default=5, help="alternating in-process rounds per callable")
     parser.add_argument("--verbose", action="store_true", help="print wrk's report of every round")
     args = parser.parse_args(argv)
 
@@ -149,18 +180,26 @@ def main(argv: list[str] | None = None) -> int:
                           f"{cpu[name][-1]:.0f} µs worker CPU per request\n{report}")
 
         best = {name: max(values) for name, values in rates.items()}
+        median = {name: statistics.median(values) for name, values in rates.items()}
         least_cpu = {name: min(values) for name, values in cpu.items()}
+        median_cpu = {name: statistics.median(values) for name, values in cpu.items()}
         ratio = best["minicloud"] / best["bare"]
+        paired = statistics.median(m / b for m, b in zip(rates["minicloud"], rates["bare"]))
         print(f"GET /api/v1/auth/me · gunicorn {args.workers} sync workers each · wrk -t{args.threads} "
-              f"-c{args.connections} -d{args.duration}s · best of {args.rounds} alternating rounds "
+              f"-c{args.connections} -d{args.duration}s · {args.rounds} alternating rounds "
               f"after {args.warmup}s warm-up · {os.cpu_count()} CPUs, load average {load_before:.2f}")
         for name, label in (("bare", "bare WSGI + psycopg"), ("minicloud", "minicloud")):
             runs = ", ".join(f"{r:.0f}" for r in rates[name])
-            print(f"{label:20s}: {best[name]:8.1f} requests/s (rounds: {runs});"
-                  f" worker CPU {least_cpu[name]:5.0f} µs/request")
-        print(f"ratio minicloud/bare: {ratio:8.3f}   (target >= {TARGET}: {'met' if ratio >= TARGET else 'NOT met'})")
+            print(f"{label:20s}: best {best[name]:7.1f}, median {median[name]:7.1f} requests/s (rounds: {runs});"
+                  f" worker CPU least {least_cpu[name]:4.0f}, median {median_cpu[name]:4.0f} µs/request")
+        print(f"ratio minicloud/bare: {ratio:8.3f} best rounds, {median['minicloud'] / median['bare']:.3f} median"
+              f" rounds, {paired:.3f} median of the rounds' own ratios"
+              f"   (target >= {TARGET}: {'met' if ratio >= TARGET else 'NOT met'})")
         print(f"web layer           : {least_cpu['minicloud'] - least_cpu['bare']:+8.0f} µs worker CPU/request"
-              f" (CPU ratio bare/minicloud {least_cpu['bare'] / least_cpu['minicloud']:.3f})")
+              f" (CPU ratio bare/minicloud {least_cpu['bare'] / least_cpu['minicloud']:.3f};"
+              f" medians {median_cpu['minicloud'] - median_cpu['bare']:+.0f} µs)")
+        for line in in_process_split(env, token, args.split_requests, args.split_rounds):
+            print(line)
         return 0
     except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
         print(f"bench: could not measure: {exc}", file=sys.stderr)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
 import traceback
 import uuid
@@ -25,12 +26,12 @@ from minicloud.services import Services
 from minicloud.services.audit import AuditEntry
 from minicloud.web import csrf
 from minicloud.web.context import RequestContext
-from minicloud.web.decoding import check_fields, check_path_params, query_args, request_path
+from minicloud.web.decoding import check_fields, check_path_params, request_path
 from minicloud.web.errors import envelope, from_http_exception
 from minicloud.web.jsonio import json_response
 from minicloud.web.router import Route, Router
 from minicloud.web.text import printable
-from minicloud.web.session import LANG_COOKIE, SESSION_COOKIE, remembered_project
+from minicloud.web.session import LANG_COOKIE, SESSION_COOKIE, cookie, remembered_project
 
 log = logging.getLogger("minicloud.app")
 access_log = logging.getLogger("minicloud.access")
@@ -55,8 +56,8 @@ class App:
     def __call__(self, environ: dict, start_response):
         started = time.perf_counter()
         request = Request(environ)
-        incoming = request.headers.get("X-Request-Id", "")
-        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        incoming = environ.get("HTTP_X_REQUEST_ID", "")
+        request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(16)
         ctx = RequestContext(self, request, request_id, self._language(request))
         try:
             response = self._dispatch(ctx)
@@ -86,10 +87,10 @@ class App:
             response.headers["Cache-Control"] = "no-store"
 
     def _language(self, request: Request) -> str:
-        chosen = request.cookies.get(LANG_COOKIE)
+        chosen = cookie(request, LANG_COOKIE)
         if chosen in LANGUAGES:
             return chosen
-        return negotiate(request.headers.get("Accept-Language"), self.config.get("server.default_language"))
+        return negotiate(request.environ.get("HTTP_ACCEPT_LANGUAGE"), self.config.get("server.default_language"))
 
     # -- dispatch ------------------------------------------------------------
     def _dispatch(self, ctx: RequestContext) -> Response:
@@ -98,9 +99,9 @@ class App:
         if request.method == "OPTIONS":
             return self._options(path)
         route, params = self.router.match(request.method, path)
-        ctx.route = route
+        ctx.route, ctx.params = route, params
         check_path_params(params)
-        query_args(request.environ)  # 400 before anything else for a query string that is not text
+        ctx.args  # noqa: B018 - 400 before anything else for a query string that is not text
         if route.auth != "public" or self._has_credentials(request):
             self._authenticate(ctx, required=route.auth != "public")
         self._check_csrf(ctx)
@@ -122,21 +123,21 @@ class App:
 
     @staticmethod
     def _has_credentials(request: Request) -> bool:
-        return bool(request.headers.get("Authorization") or request.cookies.get(SESSION_COOKIE))
+        return bool(request.environ.get("HTTP_AUTHORIZATION") or cookie(request, SESSION_COOKIE))
 
     def _authenticate(self, ctx: RequestContext, required: bool) -> None:
         request = ctx.request
-        header = request.headers.get("Authorization", "")
+        header = request.environ.get("HTTP_AUTHORIZATION", "")
         scheme, _, token = header.partition(" ")
-        cookie = request.cookies.get(SESSION_COOKIE)
+        session = cookie(request, SESSION_COOKIE)
         try:
             if header:
                 if scheme.lower() != "bearer" or not token.strip():
                     raise Unauthorized("error.invalid_token")
                 ctx.principal = self.services.sessions.authenticate(token.strip(), "token")
-            elif cookie:
+            elif session:
                 try:
-                    ctx.principal = self.services.sessions.authenticate(cookie, "cookie")
+                    ctx.principal = self.services.sessions.authenticate(session, "cookie")
                 except Unauthorized:
                     ctx.set_cookie(SESSION_COOKIE, "", expires=0, path="/")
                     raise
@@ -206,7 +207,7 @@ class App:
     def _audit(self, ctx: RequestContext, status: int) -> None:
         principal, route = ctx.principal, ctx.route
         path = request_path(ctx.request.environ)
-        params = route.match(path) or {}
+        params = ctx.params
         target = ctx.audit_target or (str(list(params.values())[-1]) if params else None)
         username = principal.username if principal else ctx.audit_username
         entry = AuditEntry(  # what the user sent is recorded as text the database can hold

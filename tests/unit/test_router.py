@@ -4,7 +4,7 @@ import uuid
 import pytest
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from minicloud.web.router import Route, Router
+from minicloud.web.router import PARAMETER, Route, Router
 
 
 def handler(ctx, **params):
@@ -120,3 +120,31 @@ def test_a_path_parameter_may_end_in_a_literal_suffix_but_no_parameter_may_follo
     assert route.endpoint == "objects.get" and params["key"] == "2024/share"
     with pytest.raises(ValueError):
         Route("GET", "/b/{key:path}/{other:name}", "bad", handler)
+
+
+def _sample_path(pattern: str) -> str:
+    values = {"uuid": str(uuid.uuid4()), "name": "abc", "int": "7", "path": "a/b", "str": "x"}
+    return PARAMETER.sub(lambda m: values[m.group("type") or "str"], pattern)
+
+
+def test_the_indexed_table_answers_every_route_of_minicloud_as_a_full_scan_would():
+    """Only routes whose literal head begins the path are tried; each path still reaches the first route
+    of the table that matches it, and Allow still names the same methods."""
+    from minicloud.routes import ROUTES
+
+    router = Router(ROUTES)
+    for route in ROUTES:
+        path = _sample_path(route.pattern)
+        first = next(r for r in ROUTES if r.method == route.method and r.match(path) is not None)
+        assert router.match(route.method, path)[0] is first, route.pattern
+        assert router.allowed(path) == Router([r for r in ROUTES if r.match(path) is not None]).allowed(path)
+
+
+def test_a_route_with_a_parameter_first_is_tried_for_every_path():
+    router = Router([Route("GET", "/static/{name:path}", "static", handler),
+                     Route("GET", "/{slug}", "page", handler), Route("GET", "/", "home", handler)])
+    assert router.match("GET", "/static/a.css")[0].endpoint == "static"
+    assert router.match("GET", "/about")[0].endpoint == "page"
+    assert router.match("GET", "/")[0].endpoint == "home"
+    with pytest.raises(NotFound):
+        router.match("GET", "/about/more")

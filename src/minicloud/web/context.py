@@ -1,8 +1,10 @@
 """RequestContext: everything a handler needs about one request, and how it answers."""
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any, Protocol
 
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Request, Response
 
 from minicloud.errors import BadRequest, Forbidden, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
@@ -13,6 +15,7 @@ from minicloud.web import jsonio
 from minicloud.web.decoding import query_args
 from minicloud.web.jsonio import json_response
 from minicloud.web.router import Route, Router
+from minicloud.web.session import cookie
 from minicloud.web.validation import coerce_query, validate
 
 
@@ -36,6 +39,7 @@ class RequestContext:
         self.request_id = request_id
         self.lang = lang
         self.route: Route | None = None
+        self.params: dict[str, Any] = {}  # the route's path parameters, converted
         self.principal: Principal | None = None
         self.project: ProjectRef | None = None
         self.audit_target: str | None = None
@@ -75,9 +79,14 @@ class RequestContext:
         """The JSON body checked against the route's schema (422 naming the bad fields)."""
         return validate(self.json(), self.route.body or {}, self.t)
 
+    @cached_property
+    def args(self) -> MultiDict:
+        """The query string's arguments as text, read once (400 for bytes that are not UTF-8)."""
+        return query_args(self.request.environ)
+
     def query(self) -> dict:
         """The query string checked against the route's schema (400 for bytes that are not UTF-8)."""
-        return coerce_query(query_args(self.request.environ), self.route.query or {}, self.t)
+        return coerce_query(self.args, self.route.query or {}, self.t)
 
     def form(self) -> dict:
         return {k: v for k, v in self.request.form.items() if k != csrf.FIELD}
@@ -103,7 +112,7 @@ class RequestContext:
     def csrf_token(self) -> str:
         """The browser's CSRF token, issuing a new cookie when it has none."""
         if self._csrf is None:
-            current = self.request.cookies.get(csrf.COOKIE)
+            current = cookie(self.request, csrf.COOKIE)
             secret = self.config.jwt_secret()
             if current and csrf.is_valid(secret, current, current):
                 self._csrf = current
@@ -118,7 +127,7 @@ class RequestContext:
 
         The app calls it for every form post; a ``streams_body`` route's handler calls it itself
         with the token field read from the stream, before it acts on anything else."""
-        if not csrf.is_valid(self.config.jwt_secret(), self.request.cookies.get(csrf.COOKIE), submitted):
+        if not csrf.is_valid(self.config.jwt_secret(), cookie(self.request, csrf.COOKIE), submitted):
             raise Forbidden("error.csrf_failed", code="csrf_failed")
         self.csrf_pending = False
 

@@ -59,7 +59,9 @@ def check_fields(pairs) -> None:
 
 def query_args(environ: dict) -> MultiDict:
     """The query string's arguments as text, checked by ``check_fields``."""
-    raw = environ.get("QUERY_STRING", "").encode("latin-1", "replace").decode("utf-8", "surrogateescape")
+    if not environ.get("QUERY_STRING"):
+        return MultiDict()
+    raw = environ["QUERY_STRING"].encode("latin-1", "replace").decode("utf-8", "surrogateescape")
     pairs = parse_qsl(raw, keep_blank_values=True, encoding="utf-8", errors="surrogateescape")
     check_fields(pairs)
     return MultiDict(pairs)

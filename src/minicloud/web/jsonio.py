@@ -118,8 +118,11 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
+_ENCODER = json.JSONEncoder(default=_default, ensure_ascii=False, separators=(",", ":"))  # built once, not per answer
+
+
 def dumps(data: Any) -> str:
-    return json.dumps(data, default=_default, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(data)
 
 
 def json_response(data: Any, status: int = 200, headers: dict | None = None) -> Response:

@@ -35,6 +35,24 @@ CONVERTERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "str": (r"[^/]+", str),
 }
 PARAMETER = re.compile(r"\{(?P<name>[a-z_][a-z0-9_]*)(?::(?P<type>[a-z]+))?\}")
+_HEAD_DEPTH = 3  # how many leading path segments index the table
+_KEPT_HEADS = 1024  # paths are the client's to choose: the candidates of at most this many heads are kept
+
+
+def path_head(path: str) -> tuple[str, ...]:
+    """The first ``_HEAD_DEPTH`` segments of a request path: ``/api/v1/instances/x`` -> (api, v1, instances)."""
+    return tuple(path.split("/", _HEAD_DEPTH + 1)[1:_HEAD_DEPTH + 1])
+
+
+def pattern_head(pattern: str) -> tuple[str, ...]:
+    """A pattern's leading segments of literal text (at most ``_HEAD_DEPTH``): a path it matches begins
+    with them."""
+    head = []
+    for segment in pattern.split("/")[1:_HEAD_DEPTH + 1]:
+        if "{" in segment:
+            break
+        head.append(segment)
+    return tuple(head)
 
 
 @dataclass(frozen=True)
@@ -134,13 +152,20 @@ class Route:
 
 
 class Router:
-    """Matches requests against an ordered table of routes."""
+    """Matches requests against an ordered table of routes.
+
+    Only the routes whose literal head (``pattern_head``) begins the path are tried, in table order:
+    the table is indexed by head once, and the candidates of the heads paths begin with are kept
+    (for a bounded number of heads)."""
 
     def __init__(self, routes: Iterable[Route]):
         self.routes: list[Route] = list(routes)
         self._by_endpoint: dict[str, Route] = {}
+        self._by_head: dict[tuple[str, ...], list[int]] = {}
+        self._candidates: dict[tuple[str, ...], list[Route]] = {}
         seen: set[tuple[str, str]] = set()
-        for route in self.routes:
+        for index, route in enumerate(self.routes):
+            self._by_head.setdefault(pattern_head(route.pattern), []).append(index)
             if route.endpoint in self._by_endpoint:
                 raise ValueError(f"duplicate endpoint {route.endpoint}")
             if (route.method, route.pattern) in seen:
@@ -148,10 +173,21 @@ class Router:
             seen.add((route.method, route.pattern))
             self._by_endpoint[route.endpoint] = route
 
+    def candidates(self, path: str) -> list[Route]:
+        """The routes that may match ``path``, in table order."""
+        head = path_head(path)
+        found = self._candidates.get(head)
+        if found is None:
+            keys = [head[:n] for n in range(len(head) + 1) if head[:n] in self._by_head]
+            found = [self.routes[i] for i in sorted(i for key in keys for i in self._by_head[key])]
+            if len(self._candidates) < _KEPT_HEADS:
+                self._candidates[head] = found
+        return found
+
     def match(self, method: str, path: str) -> tuple[Route, dict[str, Any]]:
         """The route and converted parameters; raises NotFound or MethodNotAllowed."""
         fallback = None
-        for route in self.routes:
+        for route in self.candidates(path):
             params = route.match(path)
             if params is None:
                 continue
@@ -169,7 +205,7 @@ class Router:
     def allowed(self, path: str) -> list[str]:
         """The methods the most specific pattern matching ``path`` answers (with HEAD for GET, and
         OPTIONS); [] when no route matches."""
-        matching = [route for route in self.routes if route.match(path) is not None]
+        matching = [route for route in self.candidates(path) if route.match(path) is not None]
         if not matching:
             return []
         best = max(route.specificity for route in matching)

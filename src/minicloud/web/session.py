@@ -10,6 +10,14 @@ PROJECT_COOKIE = "mc_project"
 LANG_COOKIE = "mc_lang"
 
 
+def cookie(request, name: str) -> str | None:
+    """The value of the cookie ``name``, or None; a request without a Cookie header (an API client's)
+    is answered without parsing anything."""
+    if not request.environ.get("HTTP_COOKIE"):
+        return None
+    return request.cookies.get(name)
+
+
 def set_session_cookie(ctx, token: str, ttl: int) -> None:
     """The session cookie, and the (HttpOnly) CSRF cookie beside it for the console's forms."""
     ctx.csrf_token  # noqa: B018 - issues the CSRF cookie when the browser has none
@@ -23,7 +31,7 @@ def clear_session_cookie(ctx) -> None:
 
 def remembered_project(ctx):
     """The project chosen in the console (its cookie), while the user may still act in it; else None."""
-    remembered = ctx.request.cookies.get(PROJECT_COOKIE)
+    remembered = cookie(ctx.request, PROJECT_COOKIE)
     if not remembered or ctx.principal is None:
         return None
     try:
