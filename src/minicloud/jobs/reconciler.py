@@ -48,7 +48,7 @@ def reconcile_host(services: Services, host: dict) -> dict:
         if new != row["state"] and services.instances.follow_domain(row["id"], row["state"], new, key):
             changed.append((str(row["id"]), row["state"], new))
             log.info("instance %s: %s -> %s (libvirt says %s)", row["id"], row["state"], new, actual)
-    owned = services.instances.domain_names()
+    owned = services.instances.domain_names([*domains, *(_volume_domain(v) for v in volumes)])
     orphan_domains = sorted(name for name in domains if name not in owned)
     orphan_volumes = sorted(v for v in volumes if not _owned_volume(v, owned))
     services.hosts.record_report(host["id"], orphan_domains, orphan_volumes)
@@ -56,9 +56,14 @@ def reconcile_host(services: Services, host: dict) -> dict:
             "orphan_domains": orphan_domains, "orphan_volumes": orphan_volumes}
 
 
+def _volume_domain(volume: str) -> str:
+    """The domain a volume is named after: ``mc-…-disk.qcow2`` and ``mc-…-seed.iso`` belong to ``mc-…``."""
+    return volume.rsplit("-", 1)[0]
+
+
 def _owned_volume(volume: str, owned: set[str]) -> bool:
     """Base images are shared; an instance owns the volumes named after its domain."""
-    return volume.startswith("mc-base-") or any(volume.startswith(f"{name}-") for name in owned)
+    return volume.startswith("mc-base-") or _volume_domain(volume) in owned
 
 
 @periodic("compute.reconcile", "compute.reconcile_seconds")
