@@ -145,7 +145,7 @@ def test_values_are_xml_escaped(tmp_path):
 def test_default_cmdline_when_the_image_has_none():
     image = ImageSpec(name="deb", disk_path="/d.qcow2", kernel_path="/k", initrd_path="/i")
     root = ET.fromstring(render(make_spec(image=image)))
-    assert root.findtext("os/cmdline") == "root=/dev/vda rw console=ttyS0"
+    assert root.findtext("os/cmdline") == "root=/dev/vda rw console=ttyS0 no_timer_check"
 
 
 def test_bad_nic_and_pci_address_are_compute_errors():

@@ -60,7 +60,7 @@ from .seed import build_iso, default_mac, render_seed
 
 LIBVIRT_TEMPLATES_DIR = Path(__file__).resolve().parents[4] / "configs" / "libvirt"
 METADATA_NS = "https://minicloud.dev/xmlns/instance/1.0"
-DEFAULT_CMDLINE = "root=/dev/vda rw console=ttyS0"
+DEFAULT_CMDLINE = "root=/dev/vda rw console=ttyS0 no_timer_check"
 
 STATES = {
     libvirt.VIR_DOMAIN_NOSTATE: "nostate",
