@@ -85,6 +85,7 @@ class Platform:
         from minicloud.jobs.reconciler import reconcile
         from minicloud.jobs.worker import JobContext
         from minicloud.services import Services
+        from minicloud.services.backends import Backends, libvirt_options
 
         self.size, self.url = size, url
         with psycopg.connect(url, autocommit=True, row_factory=dict_row) as fill:
@@ -95,7 +96,9 @@ class Platform:
             scale_data.grow(fill, rows, size)
             fill.execute("ANALYZE")
         self.config = configured(config_module.load(environ={}), url, workdir, swift)
-        self.services = Services.from_config(self.config, driver_factory=CountingDriver)
+        options = libvirt_options(self.config)
+        backends = Backends.from_config(self.config, compute=lambda uri: CountingDriver(uri, **options))
+        self.services = Services.from_config(self.config, backends)
         client, context = Client(make_app(self.config, self.services)), JobContext(self.config, "bench", self.services)
 
         def get(path: str) -> None:

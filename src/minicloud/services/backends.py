@@ -37,9 +37,14 @@ def libvirt_hosts(config: Config) -> ComputeFactory:
     """A ``LibvirtDriver`` for a host URI, with the storage pool and console log settings of ``[compute]``."""
     from minicloud.drivers.compute.libvirt import LibvirtDriver  # imported when the real drivers are built
 
-    options = {"pool_name": config.get("compute.pool_name"), "pool_path": config.get("compute.pool_path"),
-               "log_dir": config.get("compute.console_log_dir")}
+    options = libvirt_options(config)
     return lambda uri: LibvirtDriver(uri, **options)
+
+
+def libvirt_options(config: Config) -> dict:
+    """The keyword arguments of ``LibvirtDriver`` besides the URI, from ``[compute]``."""
+    return {"pool_name": config.get("compute.pool_name"), "pool_path": config.get("compute.pool_path"),
+            "log_dir": config.get("compute.console_log_dir")}
 
 
 def _swift(config: Config) -> StorageDriver:
