@@ -52,6 +52,31 @@ def test_transitional_states_are_left_to_their_jobs(auth, compute, cloud, work, 
     assert alice.get(f"/api/v1/instances/{pc['id']}").json["state"] == "stopping"
 
 
+def test_a_stop_that_completes_during_a_pass_is_not_undone_by_its_listing(auth, compute, cloud, work, run_pass,
+                                                                          services, monkeypatch):
+    alice, pc = rent(auth, compute, work)
+    real_driver_for = services.hosts.driver_for
+
+    def driver_for(host):
+        driver = real_driver_for(host)
+
+        class StopsRightAfterListing:  # the worker's stop job runs between the listing and the pass's writes
+            def __getattr__(self, name):
+                return getattr(driver, name)
+
+            def list_domains(self):
+                listing = driver.list_domains()
+                assert alice.post(f"/api/v1/instances/{pc['id']}/stop").status_code == 202
+                work()
+                return listing
+        return StopsRightAfterListing()
+
+    monkeypatch.setattr(services.hosts, "driver_for", driver_for)
+    [report] = run_pass()
+    assert report["changed"] == []
+    assert alice.get(f"/api/v1/instances/{pc['id']}").json["state"] == "stopped"  # not flipped back to running
+
+
 def test_orphans_are_listed_for_admins_and_one_listing_per_host(auth, compute, cloud, work, run_pass, services):
     alice, pc = rent(auth, compute, work)
     cloud.domains["test:///local"]["mc-left-behind"] = {"state": "running"}

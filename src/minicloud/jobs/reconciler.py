@@ -29,6 +29,10 @@ FOLLOW = {"running": "running", "shutoff": "stopped", "crashed": "stopped"}
 
 def reconcile_host(services: Services, host: dict) -> dict:
     """One pass over one host; returns what changed and what was found."""
+    # The rows first, then the listing: jobs run beside a pass, and a row that moves after it was read
+    # is left alone (follow_domain compares updated_at), so a listing taken before a job's start or stop
+    # cannot undo it.
+    rows = [row for row in services.instances.live_on(host["id"]) if row["state"] in STEADY]
     try:
         driver = services.hosts.driver_for(host)
         domains = driver.list_domains()
@@ -37,15 +41,13 @@ def reconcile_host(services: Services, host: dict) -> dict:
         services.hosts.record_unreachable(host["id"], str(exc))
         return {"host": host["name"], "reachable": False}
     changed = []
-    for row in services.instances.live_on(host["id"]):
-        if row["state"] not in STEADY:
-            continue
+    for row in rows:
         actual = domains.get(row["domain_name"])
         if actual is None:
             new, key = "error", "instance.domain_missing"
         else:
             new, key = FOLLOW.get(actual, row["state"]), None
-        if new != row["state"] and services.instances.follow_domain(row["id"], row["state"], new, key):
+        if new != row["state"] and services.instances.follow_domain(row, new, key):
             changed.append((str(row["id"]), row["state"], new))
             log.info("instance %s: %s -> %s (libvirt says %s)", row["id"], row["state"], new, actual)
     owned = services.instances.domain_names([*domains, *(_volume_domain(v) for v in volumes)])

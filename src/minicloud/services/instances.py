@@ -430,8 +430,8 @@ class Instances:
                         " WHERE id = %s AND state = ANY(%s)", (key, cause[:1000], instance_id, list(from_states)))
 
     def live_on(self, host_id: uuid.UUID) -> list[dict]:
-        """id, domain_name and state of every instance placed on the host and not deleted."""
-        return self.db.fetchall("SELECT id, domain_name, state FROM instances WHERE host_id = %s"
+        """id, domain_name, state and updated_at of every instance placed on the host and not deleted."""
+        return self.db.fetchall("SELECT id, domain_name, state, updated_at FROM instances WHERE host_id = %s"
                                 " AND state <> 'deleted'", (host_id,))
 
     def domain_names(self, among: Iterable[str]) -> set[str]:
@@ -441,10 +441,16 @@ class Instances:
                                 " AND domain_name = ANY(%s)", (sorted(set(among)),))
         return {r["domain_name"] for r in rows}
 
-    def follow_domain(self, instance_id: uuid.UUID, from_state: str, to_state: str, key: str | None) -> bool:
-        """The reconciler: ``from_state`` -> ``to_state`` (``key`` says why, e.g. "instance.domain_missing")
-        unless a request moved the instance meanwhile; True when it moved."""
-        return self._move(instance_id, (from_state,), to_state, status_key=key, status_reason=None)
+    def follow_domain(self, seen: dict, to_state: str, key: str | None) -> bool:
+        """The reconciler: the instance ``seen`` (a ``live_on`` row, read before the domains were listed)
+        -> ``to_state`` (``key`` says why, e.g. "instance.domain_missing"), unless anything moved it since
+        that row was read (its ``updated_at`` changed): a job or request that acted after the listing
+        wins over what the listing showed. True when it moved."""
+        moved = self.db.execute(
+            "UPDATE instances SET state = %s, status_key = %s, status_reason = NULL, updated_at = now()"
+            " WHERE id = %s AND state = %s AND updated_at = %s",
+            (to_state, key, seen["id"], seen["state"], seen["updated_at"]))
+        return moved == 1
 
     def gpus_of(self, instance_id: uuid.UUID | str) -> list[str]:
         return [r["address"] for r in self.db.fetchall(
