@@ -32,7 +32,7 @@ def reconcile_host(services: Services, host: dict) -> dict:
     # The rows first, then the listing: jobs run beside a pass, and a row that moves after it was read
     # is left alone (follow_domain compares updated_at), so a listing taken before a job's start or stop
     # cannot undo it.
-    rows = [row for row in services.instances.live_on(host["id"]) if row["state"] in STEADY]
+    placed = services.instances.live_on(host["id"])
     try:
         driver = services.hosts.driver_for(host)
         domains = driver.list_domains()
@@ -41,7 +41,7 @@ def reconcile_host(services: Services, host: dict) -> dict:
         services.hosts.record_unreachable(host["id"], str(exc))
         return {"host": host["name"], "reachable": False}
     changed = []
-    for row in rows:
+    for row in (row for row in placed if row["state"] in STEADY):
         actual = domains.get(row["domain_name"])
         if actual is None:
             new, key = "error", "instance.domain_missing"
@@ -50,7 +50,11 @@ def reconcile_host(services: Services, host: dict) -> dict:
         if new != row["state"] and services.instances.follow_domain(row, new, key):
             changed.append((str(row["id"]), row["state"], new))
             log.info("instance %s: %s -> %s (libvirt says %s)", row["id"], row["state"], new, actual)
-    owned = services.instances.domain_names([*domains, *(_volume_domain(v) for v in volumes)])
+    owned = {row["domain_name"] for row in placed}
+    # Only names no instance of this host owns are looked up (orphans, or an instance placed elsewhere
+    # meanwhile): few, so the pass costs what the host lists, not what the platform holds.
+    listed = {*domains, *(_volume_domain(v) for v in volumes if not v.startswith("mc-base-"))}
+    owned |= services.instances.domain_names(listed - owned)
     orphan_domains = sorted(name for name in domains if name not in owned)
     orphan_volumes = sorted(v for v in volumes if not _owned_volume(v, owned))
     services.hosts.record_report(host["id"], orphan_domains, orphan_volumes)

@@ -435,10 +435,13 @@ class Instances:
                                 " AND state <> 'deleted'", (host_id,))
 
     def domain_names(self, among: Iterable[str]) -> set[str]:
-        """Which of the domain names ``among`` an instance not deleted owns, on any host (one indexed
-        lookup: the cost follows what a host lists, not how many mini PCs exist)."""
+        """Which of the domain names ``among`` an instance not deleted owns, on any host (an index lookup
+        per name; no query for no names)."""
+        names = sorted(set(among))
+        if not names:
+            return set()
         rows = self.db.fetchall("SELECT domain_name FROM instances WHERE state <> 'deleted'"
-                                " AND domain_name = ANY(%s)", (sorted(set(among)),))
+                                " AND domain_name = ANY(%s)", (names,))
         return {r["domain_name"] for r in rows}
 
     def follow_domain(self, seen: dict, to_state: str, key: str | None) -> bool:
