@@ -77,6 +77,18 @@ class StateGauge:
         return family
 
 
+@dataclass(frozen=True)
+class Gauge:
+    """A gauge of one value read at scrape time."""
+
+    name: str
+    documentation: str
+    value: float
+
+    def family(self) -> GaugeMetricFamily:
+        return GaugeMetricFamily(self.name, self.documentation, value=self.value)
+
+
 class _Collector:
     """A collector yielding what ``collected()`` returns."""
 
@@ -84,7 +96,7 @@ class _Collector:
         self.collect = collected
 
 
-def exposition(gauges: Iterable[StateGauge], accept: str | None) -> tuple[bytes, str]:
+def exposition(gauges: Iterable["Gauge | StateGauge"], accept: str | None) -> tuple[bytes, str]:
     """(body, content type): every process's metrics and ``gauges``, in the format ``accept`` prefers
     (the Prometheus text format, or OpenMetrics when asked for)."""
     registry = CollectorRegistry()

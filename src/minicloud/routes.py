@@ -7,7 +7,7 @@ Columns: method, path pattern, endpoint name, handler, then options — ``auth``
 ``response`` (the success answer's schema, from the handler's module) and ``errors``
 (the error statuses its service adds to those the OpenAPI document derives),
 ``api=False`` for console pages. The OpenAPI document is generated from the
-``api`` rows, and a test keeps the two in step.
+``api`` rows (but ``documented=False``), and a test keeps the two in step.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ ROUTES: list[Route] = [
       summary="The process is up", tags=("health",)),
     R("GET", "/readyz", "health.ready", health.readyz, auth="public", status=(200, 503), response=health.READINESS,
       summary="The database and each configured backend are reachable", tags=("health",)),
-    R("GET", "/metrics", "metrics.scrape", metrics.scrape, auth="public", api=False),
+    R("GET", "/metrics", "metrics.scrape", metrics.scrape, auth="public", documented=False),
     R("GET", "/api/v1/openapi.json", "openapi.document", openapi.document, auth="public", response=openapi.DOCUMENT,
       summary="This API as an OpenAPI 3.1 document", tags=("meta",)),
     # ---- accounts (UC-01) ---------------------------------------------------------------------

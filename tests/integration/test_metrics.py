@@ -31,6 +31,7 @@ from werkzeug.test import Client
 
 from minicloud import config as config_module
 from minicloud.app import make_app
+from minicloud.db.pool import DatabaseUnavailable
 from minicloud.drivers.compute.libvirt import LibvirtDriver
 from minicloud.drivers.containers.base import ClusterUnavailable
 from minicloud.drivers.containers.kubernetes import KubernetesDriver
@@ -273,3 +274,26 @@ def test_a_scrape_sums_every_gunicorn_worker_and_the_job_worker(database_url, cl
         assert value(scraped, "minicloud_job_duration_seconds_count", kind="test.record") == 1  # the worker's
         assert value(scraped, "minicloud_reconcile_pass_duration_seconds_count") >= 1  # its periodic pass
         assert value(scraped, "minicloud_job_queue_depth", state="queued") == 0
+
+
+def test_a_scrape_during_a_database_outage_still_serves_the_counters(admin, client, services, monkeypatch):
+    assert value(scrape(admin), "minicloud_database_up") == 1
+    assert client.get("/api/v1/auth/me", headers=admin.headers()).status_code == 200
+
+    def unreachable():
+        raise DatabaseUnavailable("connection refused")
+    monkeypatch.setattr(services.resource_counts, "by_state", unreachable)
+    during = scrape(client, environ_overrides=LOOPBACK)  # Prometheus beside the server, no token
+    assert value(during, "minicloud_database_up") == 0
+    assert value(during, REQUESTS, endpoint="auth.me", status="200") >= 1  # the counters are still there
+    assert not [name for name, _ in during if name.startswith("minicloud_instances")]  # no stale counts
+
+
+def test_refusals_of_the_scrape_are_the_json_envelope_even_when_the_database_is_down(client, services,
+                                                                                     monkeypatch):
+    def unreachable(token, via="token"):
+        raise DatabaseUnavailable("connection refused")
+    monkeypatch.setattr(services.sessions, "authenticate", unreachable)
+    answer = client.get("/metrics", headers={"Authorization": "Bearer mc_somekey"}, environ_overrides=ELSEWHERE)
+    assert answer.status_code == 503 and answer.mimetype == "application/json"
+    assert answer.json["error"]["code"] == "database_unavailable"

@@ -31,11 +31,11 @@ def operations(doc):
 
 
 def test_document_and_router_list_the_same_operations(router, doc):
-    from_router = {(r.method, openapi_path(r.pattern)) for r in router.routes if r.api and r.method != "HEAD"}
+    from_router = {(r.method, openapi_path(r.pattern)) for r in router.routes if r.api and r.documented and r.method != "HEAD"}
     from_doc = {(m.upper(), path) for m, path, _ in operations(doc) if m != "head"}
     assert from_doc == from_router
     # HEAD is answered by each GET route; the document does not invent HEAD operations for it.
-    explicit_head = {(r.method, openapi_path(r.pattern)) for r in router.routes if r.api and r.method == "HEAD"}
+    explicit_head = {(r.method, openapi_path(r.pattern)) for r in router.routes if r.api and r.documented and r.method == "HEAD"}
     assert {(m.upper(), path) for m, path, _ in operations(doc) if m == "head"} == explicit_head
     # Console pages are not part of the API.
     assert "/docs" not in doc["paths"] and "/login" not in doc["paths"]
@@ -49,12 +49,12 @@ def test_document_is_valid_openapi_3_1(doc):
 def test_operation_ids_are_the_endpoints_and_unique(router, doc):
     ids = [op["operationId"] for _, _, op in operations(doc)]
     assert len(ids) == len(set(ids))
-    assert set(ids) == {r.endpoint for r in router.routes if r.api}
+    assert set(ids) == {r.endpoint for r in router.routes if r.api and r.documented}
 
 
 def test_every_route_body_query_and_path_parameter_is_published(router, doc):
     for route in router.routes:
-        if not route.api:
+        if not (route.api and route.documented):
             continue
         op = doc["paths"][openapi_path(route.pattern)][route.method.lower()]
         params = op.get("parameters", [])
@@ -269,7 +269,7 @@ def test_every_pattern_is_anchored_and_an_ecma_regex(doc):
 
 def test_roles_in_words_and_in_x_role(router, doc):
     for route in router.routes:
-        if not route.api:
+        if not (route.api and route.documented):
             continue
         op = doc["paths"][openapi_path(route.pattern)][route.method.lower()]
         assert op["description"] == "Who may call it: " + who_may_call(route)

@@ -255,7 +255,7 @@ def _operation(route: Route) -> dict:
 
 
 def build_document(router: Router, title: str = "minicloud API", version: str | None = None) -> dict:
-    """The OpenAPI 3.1 document for every ``api=True`` route of ``router``."""
+    """The OpenAPI 3.1 document for every documented ``api=True`` route of ``router``."""
     if version is None:
         from minicloud import __version__
 
@@ -263,7 +263,7 @@ def build_document(router: Router, title: str = "minicloud API", version: str | 
     paths: dict[str, dict] = {}
     tags: list[str] = []
     for route in router.routes:
-        if not route.api:
+        if not route.api or not route.documented:
             continue
         path = openapi_path(route.pattern)
         item = paths.setdefault(path, {})

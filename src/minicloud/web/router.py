@@ -66,7 +66,9 @@ class Route:
     ``auth="project"``; on an ``auth="user"`` route about the project in its path
     (``/projects/{project_id}/…``) the service checks it and ``role`` documents it. ``status`` is what a
     success answers with (published in OpenAPI; see ``success_statuses``).
-    ``streams_body`` marks a route whose handler streams the request body (a
+    ``api`` routes answer errors with the JSON envelope (console pages draw an error page);
+    ``documented=False`` leaves an API route out of the OpenAPI document (``/metrics``, whose
+    answer is Prometheus's format). ``streams_body`` marks a route whose handler streams the request body (a
     multipart upload): the app then leaves a form-submitted CSRF token for the
     handler to check (``ctx.check_csrf``) instead of parsing the whole form first.
 
@@ -87,6 +89,7 @@ class Route:
     body: dict | None = None
     query: dict | None = None
     api: bool = True
+    documented: bool = True
     audit: bool | None = None
     tags: tuple[str, ...] = ()
     status: int | tuple[int, ...] | None = None

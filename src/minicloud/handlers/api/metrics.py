@@ -1,9 +1,10 @@
 """GET /metrics: what Prometheus scrapes (docs/operator-guide.md, "Metrics").
 
 Readable with a global administrator's token (or console session), or from an address in
-``metrics.allow`` (loopback by default); anyone else gets 403. The route is not part of the JSON
-API (it answers Prometheus's text format and has a rule of its own about who may read it), so the
-OpenAPI document leaves it out; its refusals are still the JSON error envelope, not a console page.
+``metrics.allow`` (loopback by default); anyone else gets 403 (the JSON error envelope). The route
+answers Prometheus's text format, so the OpenAPI document leaves it out. When PostgreSQL cannot be
+reached the scrape still answers, with every process's counters and ``minicloud_database_up 0``
+instead of the counts by state: an outage is when an operator needs the rest most.
 """
 from __future__ import annotations
 
@@ -12,9 +13,7 @@ import ipaddress
 from werkzeug.wrappers import Response
 
 from minicloud import metrics
-from minicloud.errors import ApiError, Forbidden
-from minicloud.web.errors import envelope
-from minicloud.web.jsonio import json_response
+from minicloud.errors import Forbidden, ServiceUnavailable
 
 # (what ResourceCounts counts, the gauge's name, its help text)
 GAUGES = (
@@ -22,16 +21,19 @@ GAUGES = (
     ("instances", "minicloud_instances", "Mini PCs in each state (deleted ones are not counted)"),
     ("apps", "minicloud_apps", "Apps in each state"),
 )
+DATABASE_UP = ("minicloud_database_up", "1 when the scrape could count from PostgreSQL, 0 when it could not")
 
 
 def scrape(ctx):
+    if not may_read(ctx):
+        raise Forbidden("error.metrics_forbidden", code="metrics_forbidden")
     try:
-        if not may_read(ctx):
-            raise Forbidden("error.metrics_forbidden", code="metrics_forbidden")
         counts = ctx.services.resource_counts.by_state()
-    except ApiError as error:  # a scraper reads the envelope; the app would draw a console page
-        return json_response(envelope(error, ctx.lang), error.status, error.headers)
-    gauges = [metrics.StateGauge(name, text, counts[resource]) for resource, name, text in GAUGES]
+    except ServiceUnavailable:
+        gauges = [metrics.Gauge(*DATABASE_UP, 0)]
+    else:
+        gauges = [metrics.Gauge(*DATABASE_UP, 1)]
+        gauges += [metrics.StateGauge(name, text, counts[resource]) for resource, name, text in GAUGES]
     body, content_type = metrics.exposition(gauges, ctx.request.headers.get("Accept"))
     return Response(body, content_type=content_type, headers={"Cache-Control": "no-store"})
 
