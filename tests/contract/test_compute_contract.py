@@ -413,7 +413,6 @@ def test_every_call_to_an_unreachable_host_is_host_unavailable(host):
             call()
 
 
-
 @pytest.mark.parametrize("host", covering("unreachable"), indirect=True)
 def test_a_foreign_name_is_refused_before_the_host_is_reached(host):
     driver, foreign = host.unreachable(), "someone-elses-vm"
@@ -425,6 +424,7 @@ def test_a_foreign_name_is_refused_before_the_host_is_reached(host):
             change()
     with pytest.raises(HostUnavailable):  # a read still asks the host
         driver.state(foreign)
+
 
 # ---- a whole lifecycle on one domain (the one test that boots a real guest) ---------------------
 

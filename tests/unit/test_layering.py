@@ -132,7 +132,8 @@ def test_imports_only_go_downward():
 @pytest.mark.parametrize("source, imported", [
     ("from ...drivers.storage import swift\n", "minicloud.drivers.storage"),
     ("from ... import drivers\n", "minicloud.drivers"),
-    ("def f():\n    from minicloud.drivers.compute.libvirt import LibvirtDriver\n", "minicloud.drivers.compute.libvirt"),
+    ("def f():\n    from minicloud.drivers.compute.libvirt import LibvirtDriver\n",
+     "minicloud.drivers.compute.libvirt"),
     ("from minicloud import config, drivers\n", "minicloud.drivers"),
     ("import minicloud.drivers.containers.kubernetes as k8s\n", "minicloud.drivers.containers.kubernetes"),
     ("import importlib\nlibvirt = importlib.import_module('minicloud.drivers.compute.libvirt')\n",
