@@ -59,7 +59,7 @@ IMPLEMENTATIONS = [
     Implementation("libvirt-qemu", marks=(pytest.mark.system,), gaps={
         part: PER_METHOD_ON_TEST_DRIVER
         for part in ("host_info", "start", "stop", "reboot", "resize", "delete", "reads", "foreign", "missing",
-                     "unreachable", "console_state")
+                     "console_state")
     }),
 ]
 PARTS = ("host_info", "create", "start", "stop", "reboot", "resize", "delete", "reads", "foreign", "missing",
@@ -90,12 +90,14 @@ class Host:
         return _spec(name, ImageSpec(name="tiny", disk_path="/nonexistent/tiny.qcow2"))
 
     def place(self, state: str = "running") -> str:
-        """A domain of ours in ``state`` ("running" or "shutoff"); its name."""
+        """A domain of ours in ``state`` ("running", "shutoff" or "paused"); its name."""
         name = f"{DOMAIN_PREFIX}{uuid.uuid4()}"
         self.placed.append(name)
         self._define_and_start(name)
         if state == "shutoff":
             self.driver.stop(name, timeout=0)
+        elif state == "paused":
+            self.pause(name)
         assert self.driver.state(name) == state
         return name
 
@@ -109,10 +111,15 @@ class Host:
     def booted(self, name: str, boots: int) -> None:
         """Wait until the guest finished its ``boots``-th boot (only a real guest takes time)."""
 
+    def pause(self, name: str) -> None:
+        """Pause the running domain ``name`` behind the driver's back (the contract has no pause)."""
+        raise NotImplementedError
+
     def foreign_state(self) -> str:
         raise NotImplementedError
 
     def unreachable(self) -> ComputeDriver:
+        """A driver for this same host when its hypervisor does not answer (libvirtd down)."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -137,10 +144,14 @@ class StandinHost(Host):
         self.foreign = "someone-elses-vm"
         self.cloud.domains["test:///contract"] = {self.foreign: {"state": "running"}}
 
+    def pause(self, name: str) -> None:
+        self.cloud.domains["test:///contract"][name]["state"] = "paused"
+
     def foreign_state(self) -> str:
         return self.cloud.domains["test:///contract"][self.foreign]["state"]
 
     def unreachable(self) -> ComputeDriver:
+        self.cloud.domains["test:///nowhere"] = self.cloud.domains["test:///contract"]  # the same machine's
         return self.cloud.factory("test:///nowhere")
 
 
@@ -152,8 +163,12 @@ class LibvirtHost(Host):
                                     log_dir=str(base / "console"))
         self.conn = libvirt.open(uri)
 
+    def pause(self, name: str) -> None:
+        self.conn.lookupByName(name).suspend()
+
     def unreachable(self) -> ComputeDriver:
-        return LibvirtDriver(f"qemu+unix:///system?socket={self.driver.pool_path}/no-such.sock")
+        return LibvirtDriver(f"qemu+unix:///system?socket={self.driver.pool_path}/no-such.sock",
+                             log_dir=self.driver.log_dir)
 
     def close(self) -> None:
         try:
@@ -376,16 +391,19 @@ def test_a_missing_domain_is_not_found_for_changes_and_absent_for_reads(host):
 
 
 @pytest.mark.parametrize("host", covering("console_state"), indirect=True)
-def test_typing_on_the_console_of_a_stopped_domain_is_wrong_state(host):
-    name = host.place("shutoff")
-    with pytest.raises(WrongState, match="not running"):
-        host.driver.console_send(name, "echo hi\r")
+def test_typing_on_the_console_of_a_stopped_or_paused_domain_is_wrong_state(host):
+    for name in (host.place("shutoff"), host.place("paused")):
+        with pytest.raises(WrongState, match="not running"):
+            host.driver.console_send(name, "echo hi\r")
+    host.driver.start(name)  # a paused one is resumed
+    assert host.driver.state(name) == "running"
 
 
 @pytest.mark.parametrize("host", covering("unreachable"), indirect=True)
 def test_every_call_to_an_unreachable_host_is_host_unavailable(host):
     """console_log is the exception: on a local host it reads libvirt's log file, not the hypervisor."""
     driver, name = host.unreachable(), f"{DOMAIN_PREFIX}{uuid.uuid4()}"
+    assert driver.console_log(name) == ""
     for call in (driver.host_info, lambda: driver.create(host.spec(name)), lambda: driver.start(name),
                  lambda: driver.stop(name, 0), lambda: driver.reboot(name), lambda: driver.resize(name, 1, 256),
                  lambda: driver.delete(name), lambda: driver.state(name), driver.list_domains,
@@ -393,6 +411,19 @@ def test_every_call_to_an_unreachable_host_is_host_unavailable(host):
                  lambda: driver.addresses(name)):
         with pytest.raises(HostUnavailable):
             call()
+
+
+@pytest.mark.parametrize("host", covering("unreachable"), indirect=True)
+def test_a_foreign_name_is_refused_before_the_host_is_reached(host):
+    driver, foreign = host.unreachable(), "someone-elses-vm"
+    for change in (lambda: driver.create(host.spec(foreign)), lambda: driver.start(foreign),
+                   lambda: driver.stop(foreign, 0), lambda: driver.reboot(foreign),
+                   lambda: driver.resize(foreign, 2, 512), lambda: driver.delete(foreign),
+                   lambda: driver.console_send(foreign, "halt\r")):
+        with pytest.raises(ForeignDomain, match="not a minicloud domain"):
+            change()
+    with pytest.raises(HostUnavailable):  # a read still asks the host
+        driver.state(foreign)
 
 
 # ---- a whole lifecycle on one domain (the one test that boots a real guest) ---------------------
@@ -403,11 +434,21 @@ def test_lifecycle_of_one_domain(host):
     driver = host.driver
     name = host.place("running")
     host.booted(name, 1)
+    log = driver.console_log(name, max_bytes=1 << 20)
+    assert host.unreachable().console_log(name, max_bytes=1 << 20).startswith(log)  # read without the host
     driver.start(name)                                   # start of a running one: a no-op
     with pytest.raises(WrongState):                      # resize of a running one: refused, nothing changed
         driver.resize(name, 2, 384)
     if "console_send" not in host.gaps:
         driver.console_send(name, "\r")                  # typing on a running one works
+    host.pause(name)
+    assert driver.state(name) == "paused"
+    with pytest.raises(WrongState, match="not running"):  # a paused guest would read nothing
+        driver.console_send(name, "\r")
+    with pytest.raises(WrongState, match="Stop"):
+        driver.resize(name, 2, 384)
+    driver.start(name)                                   # start of a paused one: resumed
+    assert driver.state(name) == "running"
     driver.reboot(name)                                  # reboot of a running one: stays running
     assert driver.state(name) == "running"
     host.booted(name, 2)

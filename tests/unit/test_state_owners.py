@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 SRC = Path(__file__).resolve().parents[2] / "src" / "minicloud"
 
 OWNERS = {  # table -> the one module that may write it
@@ -19,8 +21,10 @@ OWNERS = {  # table -> the one module that may write it
     "hosts": "services/hosts.py",
     "host_reports": "services/hosts.py",
 }
+# The table after the verb, however PostgreSQL lets it be spelled: ONLY, a schema, double quotes.
+TABLE = r'(?:ONLY\s+)?(?:"?\w+"?\s*\.\s*)?"?(\w+)"?'
 WRITES = (
-    re.compile(r"\b(?:UPDATE|INSERT\s+INTO|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?)\s+(\w+)", re.IGNORECASE),
+    re.compile(r"\b(?:UPDATE|(?:INSERT|MERGE)\s+INTO|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?)\s+" + TABLE, re.IGNORECASE),
     re.compile(r"\bupdate_row\(\s*[^,]+,\s*[\"'](\w+)[\"']"),  # db/sql.py's UPDATE helper
 )
 
@@ -39,6 +43,22 @@ def test_the_patterns_see_every_way_of_writing_a_table():
               '"DELETE FROM  buckets WHERE id = %s"\nupdate_row(self.db, "hosts", host_id, changes, COLUMNS)\n'
               '"SELECT * FROM instances"  "ON CONFLICT (id) DO UPDATE SET n = 1"')
     assert writes_in(source) == [(1, "instances"), (2, "apps"), (3, "buckets"), (4, "hosts"), (5, "set")]
+
+
+@pytest.mark.parametrize("sql, table", [
+    ("UPDATE public.instances SET state = 'running'", "instances"),
+    ('INSERT INTO "apps" (id) VALUES (%s)', "apps"),
+    ("UPDATE ONLY buckets SET size = 0", "buckets"),
+    ('update only "public"."host_reports" set ok = true', "host_reports"),
+    ("DELETE FROM ONLY public.gpu_assignments WHERE instance_id = %s", "gpu_assignments"),
+    ('DELETE FROM "instances" WHERE id = %s', "instances"),
+    ("MERGE INTO apps a USING incoming i ON a.id = i.id WHEN MATCHED THEN DELETE", "apps"),
+    ('MERGE INTO public."hosts" USING x ON true WHEN NOT MATCHED THEN DO NOTHING', "hosts"),
+    ("TRUNCATE TABLE ONLY public.buckets", "buckets"),
+    ('INSERT INTO public . "instances" (id) VALUES (%s)', "instances"),
+])
+def test_a_write_is_seen_through_only_a_schema_quotes_or_merge(sql, table):
+    assert writes_in(f'db.execute("""{sql}""")') == [(1, table)]
 
 
 def test_only_the_owning_service_writes_instances_apps_buckets_and_hosts():

@@ -14,9 +14,11 @@ Errors, all ``ComputeError`` (a message for people) so a caller may catch that o
   Nothing is known to have changed; a retry later is the remedy.
 - ``DomainNotFound``: an operation on one domain found no such domain.
 - ``WrongState``: the domain is not in a state that allows the operation (resize of a running
-  one, typing on the console of a stopped one). Nothing changed.
+  one, typing on the console of a stopped or paused one). Nothing changed.
 - ``ForeignDomain``: the name does not start with ``DOMAIN_PREFIX``. The driver never changes
-  a domain that is not minicloud's; reads treat such a name as absent.
+  a domain that is not minicloud's: a change is refused before the host is reached, so a foreign
+  name is ForeignDomain even when the host is unreachable. Reads treat such a name as absent (they
+  still reach the host, so an unreachable one is HostUnavailable).
 - plain ``ComputeError``: anything else a person can act on (a bad image, no room, a refusal).
 
 Names: minicloud's domains and volumes all start with ``DOMAIN_PREFIX`` so that
@@ -125,8 +127,8 @@ class Artefacts:
 
 
 class ComputeDriver(Protocol):
-    """One hypervisor host. Every method may raise ``HostUnavailable`` (except ``console_log`` on
-    a local host, which reads the log file libvirt writes and needs no connection)."""
+    """One hypervisor host. Every method may raise ``HostUnavailable`` except ``console_log``, which
+    needs no connection (it reads the log file libvirt writes on a local host; "" for a remote one)."""
 
     def host_info(self) -> HostInfo:
         """Capacity, domain type and GPUs of the host, read from the hypervisor now.
@@ -197,15 +199,20 @@ class ComputeDriver(Protocol):
 
     def console_log(self, domain_name: str, max_bytes: int = 65536) -> str:
         """The tail (at most ``max_bytes``) of the guest's serial console output; "" when there is
-        none (not booted yet, deleted, never existed, or a remote host). Raises ComputeError when the
-        log cannot be read. Repeat: safe (reads only)."""
+        none (not booted yet, deleted, never existed, a foreign name, or a remote host).
+
+        Never raises HostUnavailable: the log is read without the hypervisor, so an unreachable local
+        host's guests still show what they printed. Raises ComputeError when the log cannot be read.
+        Repeat: safe (reads only)."""
 
     def console_send(self, domain_name: str, text: str) -> None:
         """``text`` was typed on the guest's serial console (over the hypervisor's console stream);
         what the guest answers appears in ``console_log``.
 
-        Raises WrongState when the domain is not running, DomainNotFound, ForeignDomain,
-        HostUnavailable, ComputeError (the console cannot be opened). Repeat: types the text again."""
+        Raises ForeignDomain (first, without reaching the host), HostUnavailable, DomainNotFound,
+        WrongState unless ``state`` says "running" (shut off, or paused, whose guest would read nothing
+        until resumed: ``start`` resumes it), ComputeError (the console cannot be opened).
+        Repeat: types the text again."""
 
     def addresses(self, domain_name: str) -> list[str]:
         """The running guest's IPv4 addresses as the hypervisor knows them (DHCP leases), possibly

@@ -739,7 +739,9 @@ class LibvirtDriver:
         dom = self._require(domain_name, "type on the console of")
         conn = self.connection()
         with self._errors(f"Could not type on the console of {domain_name}"):
-            if not dom.isActive():
+            # isActive() is true for a paused guest too, which reads (and echoes) nothing until resumed
+            self._record(f"state({domain_name})")
+            if STATES.get(dom.state()[0]) != "running":
                 raise WrongState(f"The mini PC {domain_name} is not running: start it to use its console.")
             stream = conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
             self._record(f"openConsole({domain_name}, FORCE)")
