@@ -17,9 +17,9 @@ nothing holds a whole object in memory.
 
 Every Swift request a method made is recorded (method, path, status or None when no
 answer came, milliseconds), the sign-in for a token included, and readable afterwards from
-``last_calls`` in the same thread: that is the "underneath" panel. Paths never carry tokens; temp-URL signatures are
-masked. tests/contract/test_storage_contract.py holds the real driver and every stand-in
-to this contract.
+``last_calls`` in the same thread: that is the "underneath" panel. Paths never carry tokens;
+temp-URL signatures are masked. tests/contract/test_storage_contract.py holds the real driver
+and every stand-in to this contract.
 """
 from __future__ import annotations
 
