@@ -13,6 +13,7 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 
 import pytest
+from failing_swift import FailingSwift
 from storage_standin import StandinSwift
 from swift_fixtures import chunks, read_all
 
@@ -51,6 +52,18 @@ def unreachable(kind):
     standin = StandinSwift()
     standin.down = True
     return standin
+
+
+@pytest.fixture
+def answering_503(kind):
+    """A driver of the same kind whose Swift signs in but then answers every request with 503."""
+    if kind == "swift":
+        with FailingSwift(status=503) as failing:
+            yield SwiftDriver(SwiftSettings(failing.auth_url, "u:r", key="k", timeout=2))
+        return
+    standin = StandinSwift()
+    standin.answering = 503
+    yield standin
 
 
 # ---- accounts ------------------------------------------------------------------------------------
@@ -152,12 +165,24 @@ def test_a_missing_container_has_no_objects(driver, account):
         driver.container_stats(account, "nowhere")  # and none was made on the way
 
 
+def test_bytes_of_the_wrong_length_are_refused_before_any_request(driver, account):
+    with pytest.raises(StorageError) as caught:
+        driver.put_object(account, "nowhere", "a", b"four", 5, None)
+    assert caught.value.status == 400 and driver.last_calls == []
+
+
 def test_content_type_is_kept_or_guessed_from_the_key(driver, account, bucket):
     assert driver.put_object(account, bucket, "page.html", b"<p>", 3, None).content_type == "text/html"
     assert driver.head_object(account, bucket, "page.html").content_type == "text/html"
     assert driver.put_object(account, bucket, "data", b"{}", 2, None).content_type == "application/octet-stream"
     driver.put_object(account, bucket, "data", b"{}", 2, "application/json")  # repeat with other type: overwrite
     assert driver.head_object(account, bucket, "data").content_type == "application/json"
+
+
+@pytest.mark.parametrize("given", ["text/plain\n", "tëxt/plain", "   "], ids=["newline", "non-ascii", "blank"])
+def test_a_content_type_that_is_not_printable_ascii_counts_as_none(driver, account, bucket, given):
+    assert driver.put_object(account, bucket, "page.html", b"<p>", 3, given).content_type == "text/html"
+    assert driver.head_object(account, bucket, "page.html").content_type == "text/html"
 
 
 def test_listing_pages_with_prefix_delimiter_marker_and_limit(driver, account, bucket):
@@ -206,6 +231,8 @@ def test_range_gives_206_if_none_match_gives_304_and_a_bad_range_416(driver, acc
     assert same.headers["ETag"].strip('"') == info.etag
     changed = driver.get_object(account, bucket, "bytes.bin", if_none_match='"0123"')
     assert changed.status == 200 and read_all(changed) == data
+    anything = driver.get_object(account, bucket, "bytes.bin", if_none_match="*")
+    assert anything.status == 304 and read_all(anything) == b""
 
     with pytest.raises(StorageError) as caught:
         driver.get_object(account, bucket, "bytes.bin", range_header="bytes=5000-")
@@ -257,14 +284,28 @@ def test_an_aborted_upload_leaves_nothing_and_its_error_propagates(driver, accou
     assert [o.key for o in driver.list_objects(account, bucket).objects] == ["kept.txt"]
 
 
-@pytest.mark.parametrize("body", [lambda: io.BytesIO(b"only this"), lambda: iter([b"only this"]),
-                                  lambda: iter([b"x" * 60, b"y" * 60])],
-                         ids=["short-file", "short-iterable", "long-iterable"])
-def test_a_body_that_is_not_its_length_is_refused_and_stores_nothing(driver, account, bucket, body):
-    with pytest.raises(StorageError) as caught:
-        driver.put_object(account, bucket, "wrong.bin", body(), 100, None)
-    assert caught.value.status == 400
+@pytest.mark.parametrize("body, length", [
+    (lambda: io.BytesIO(b"only this"), 100), (lambda: iter([b"only this"]), 100),
+    (lambda: iter([b"x" * 60, b"y" * 60]), 100), (lambda: iter([b"x" * 100, b"y"]), 100),
+    (lambda: iter([b"x" * 100, b"", b"y"]), 100), (lambda: iter([b"y"]), 0)],
+    ids=["short-file", "short-iterable", "long-iterable", "one-byte-past-its-length",
+         "past-its-length-after-an-empty-piece", "anything-for-an-empty-length"])
+def test_a_body_that_is_not_its_length_is_refused_and_leaves_the_object_as_it_was(driver, account, bucket, body,
+                                                                                   length):
+    driver.put_object(account, bucket, "kept.bin", b"old", 3, None)
+    for key in ("wrong.bin", "kept.bin"):
+        with pytest.raises(StorageError) as caught:
+            driver.put_object(account, bucket, key, body(), length, None)
+        assert caught.value.status == 400
     assert driver.head_object(account, bucket, "wrong.bin") is None
+    assert read_all(driver.get_object(account, bucket, "kept.bin")) == b"old"
+
+
+def test_a_body_of_exactly_its_length_is_stored_whatever_its_pieces(driver, account, bucket):
+    for key, pieces in (("whole", [b"x" * 100]), ("trailing-empty", [b"x" * 100, b""]), ("empty", [])):
+        length = sum(map(len, pieces))
+        assert driver.put_object(account, bucket, key, iter(pieces), length, None).size == length
+        assert read_all(driver.get_object(account, bucket, key)) == b"".join(pieces)
 
 
 # ---- temp URLs -----------------------------------------------------------------------------------
@@ -306,6 +347,17 @@ def test_a_temp_url_of_a_deleted_object_is_not_found(driver, account, bucket):
 
 # ---- what the console shows, and Swift down ----------------------------------------------------
 
+def test_every_request_is_recorded_the_sign_in_first_and_a_known_account_needs_none(driver):
+    account = driver.account_for(uuid.uuid4().hex)
+    driver.ensure_account(account)  # a fresh driver: it signs in first
+    assert [(c.method, c.path, c.status) for c in driver.last_calls] == [
+        ("GET", "/auth/v1.0", 200), ("HEAD", f"/v1/{account}", 200), ("POST", f"/v1/{account}", 204)]
+    driver.ensure_account(account)
+    assert driver.last_calls == []
+    driver.create_container(account, "bucket")
+    assert [(c.method, c.path, c.status) for c in driver.last_calls] == [("PUT", f"/v1/{account}/bucket", 201)]
+
+
 def test_each_call_is_recorded_for_the_underneath_panel(driver, account, bucket):
     driver.put_object(account, bucket, "a b.txt", b"hi", 2, None)
     assert ("PUT", 201) in [(c.method, c.status) for c in driver.last_calls]
@@ -315,8 +367,11 @@ def test_each_call_is_recorded_for_the_underneath_panel(driver, account, bucket)
     assert all(c.ms >= 0 and c.as_dict()["method"] == c.method for c in driver.last_calls)
 
 
-def test_an_unreachable_swift_is_unavailable_for_every_call(unreachable):
-    driver, account = unreachable, unreachable.account_for(uuid.uuid4().hex)
+@pytest.mark.parametrize("outage, status", [("unreachable", None), ("answering_503", 503)])
+def test_a_swift_down_is_unavailable_for_every_call_and_the_last_call_says_why(request, kind, outage, status):
+    """No answer: the last call recorded has status None; a 5xx answer: that status (on the error too)."""
+    driver = request.getfixturevalue(outage)
+    account = driver.account_for(uuid.uuid4().hex)
     url = driver.temp_url(account, "bucket", "a.txt", int(time.time()) + 60)  # contacts nothing
     calls = [
         lambda: driver.ensure_account(account),
@@ -334,6 +389,7 @@ def test_an_unreachable_swift_is_unavailable_for_every_call(unreachable):
         lambda: driver.get_temp_url(url),
     ]
     for call in calls:
-        with pytest.raises(StorageUnavailable):
+        with pytest.raises(StorageUnavailable) as caught:
             call()
-        assert driver.last_calls and driver.last_calls[-1].status is None
+        assert caught.value.status == status
+        assert driver.last_calls and driver.last_calls[-1].status == status

@@ -203,6 +203,12 @@ def test_a_forgotten_token_is_renewed_once(driver, account, bucket):
     assert [(c.method, c.status) for c in driver.last_calls] == [("PUT", 201)]
     assert read_all(driver.get_object(account, bucket, "after.txt")) == b"streamed" * 10_000
 
+    # An empty body is read to its end before the PUT: it is sent again like bytes.
+    driver._auth = dataclasses.replace(driver._auth, token=forgotten)
+    assert driver.put_object(account, bucket, "empty.txt", iter([b""]), 0, None).size == 0
+    assert [(c.method, c.status) for c in driver.last_calls] == [("PUT", 401), ("GET", 200), ("PUT", 201)]
+    assert driver.head_object(account, bucket, "empty.txt").size == 0
+
 
 def test_the_token_is_renewed_before_swift_says_it_expires(driver, account, bucket):
     driver.head_object(account, bucket, "warm-up")

@@ -1,4 +1,5 @@
-"""SwiftDriver pieces that need no Swift: names in URLs, temp-URL signatures, settings, an absent Swift."""
+"""SwiftDriver pieces that need no Swift: names in URLs, temp-URL signatures, settings, an absent Swift, a Swift
+that refuses the credentials (tests/failing_swift.py)."""
 from __future__ import annotations
 
 import hashlib
@@ -8,6 +9,7 @@ import time
 from urllib.parse import quote
 
 import pytest
+from failing_swift import FailingSwift
 
 from minicloud import config as config_module
 from minicloud.drivers.storage.base import StorageUnavailable
@@ -94,7 +96,35 @@ def test_building_contacts_nothing_and_an_absent_swift_is_unavailable():
     assert "SeCrEtKeY" not in repr(calls)
 
 
-def test_a_missing_key_file_is_unavailable_not_a_crash(tmp_path):
+def test_a_missing_key_file_is_unavailable_not_a_crash_and_no_request_is_made(tmp_path):
     driver = driver_for(key="", key_file=tmp_path / "missing.key")
     with pytest.raises(StorageUnavailable):
         driver.account_stats("AUTH_mcab")
+    assert driver.last_calls == []
+
+
+def test_temp_urls_derived_from_an_unreadable_key_file_are_unavailable_then_follow_the_key(tmp_path):
+    key_file = tmp_path / "reseller.key"
+    driver = driver_for(key="", key_file=key_file)
+    with pytest.raises(StorageUnavailable):
+        driver.temp_url("AUTH_mcab", "photos", "a.txt", 1_900_000_000)
+    key_file.write_text("first key\n")
+    url = driver.temp_url("AUTH_mcab", "photos", "a.txt", 1_900_000_000)
+    assert url == driver.temp_url("AUTH_mcab", "photos", "a.txt", 1_900_000_000)
+    # a rotated reseller key gives every account another key: the links made before no longer match
+    key_file.write_text("rotated key\n")
+    assert driver_for(key="", key_file=key_file).temp_url("AUTH_mcab", "photos", "a.txt", 1_900_000_000) != url
+    # a set temp_url_secret does not depend on the reseller key at all
+    assert (driver_for(key="one", temp_url_secret="s").temp_url("AUTH_mcab", "photos", "a.txt", 1)
+            == driver_for(key="two", temp_url_secret="s").temp_url("AUTH_mcab", "photos", "a.txt", 1))
+
+
+@pytest.mark.parametrize("refusal", [401, 403])
+def test_refused_credentials_are_unavailable_and_the_sign_in_shows_the_refusal(refusal):
+    with FailingSwift(auth_status=refusal) as swift:
+        driver = driver_for(swift.auth_url, timeout=2)
+        for call in (driver.healthcheck, lambda: driver.head_object("AUTH_mcab", "photos", "a.txt")):
+            with pytest.raises(StorageUnavailable) as caught:
+                call()
+            assert caught.value.status == refusal
+            assert [(c.method, c.path, c.status) for c in driver.last_calls] == [("GET", "/auth/v1.0", refusal)]

@@ -16,13 +16,14 @@ reached, drops the connection, or answers 5xx (the web layer answers 503); and a
 nothing holds a whole object in memory.
 
 Every Swift request a method made is recorded (method, path, status or None when no
-answer came, milliseconds) and readable afterwards from ``last_calls`` in the same
-thread: that is the "underneath" panel. Paths never carry tokens; temp-URL signatures are
-masked. tests/contract/test_storage_contract.py holds the real driver and every stand-in
-to this contract.
+answer came, milliseconds), the sign-in for a token included, and readable afterwards from
+``last_calls`` in the same thread: that is the "underneath" panel. Paths never carry tokens;
+temp-URL signatures are masked. tests/contract/test_storage_contract.py holds the real driver
+and every stand-in to this contract.
 """
 from __future__ import annotations
 
+import mimetypes
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterable, Iterator, Protocol
 
@@ -51,6 +52,14 @@ class ContainerNotEmpty(StorageError):
 
 class TempUrlRejected(StorageError):
     """A temp URL whose signature is wrong or whose time has passed (Swift's 401)."""
+
+
+def object_content_type(key: str, given: str | None) -> str:
+    """The content type an object is stored with: ``given`` when it is printable ASCII and not blank,
+    else the type guessed from the key (``application/octet-stream`` when nothing fits)."""
+    if given and given.isascii() and given.isprintable() and given.strip():
+        return given.strip()
+    return mimetypes.guess_type(key, strict=False)[0] or "application/octet-stream"
 
 
 # One request to Swift, as the "underneath" panel shows it (paths carry no token; signatures masked).
@@ -121,8 +130,14 @@ class ObjectDownload:
 class StorageDriver(Protocol):
     @property
     def last_calls(self) -> list[SwiftCall]:
-        """The Swift requests made by the last public method this thread called, in order; after a
-        StorageUnavailable the last one has status None."""
+        """Every Swift request the last public method this thread called made, in order (a sign-in for a new
+        token, ``GET`` of the auth path, comes before the request that needed it), each with Swift's
+        status, or None when no answer came. After a StorageUnavailable the last one says why: status
+        None when Swift could not be reached or dropped the connection; its 5xx status when it answered
+        one; 401/403 on the sign-in when Swift refused the credentials; and when Swift had forgotten the
+        token during an upload whose body cannot be sent again, the upload's 401 followed by the new
+        sign-in (200). A method that fails before contacting Swift (a ``bytes`` body of the wrong
+        length, an unreadable key file) leaves it empty, as does a repeated ``ensure_account``."""
 
     def account_for(self, project_hex: str) -> str:
         """The Swift account name of a project (``{reseller_prefix}mc{project_hex}``). Contacts nothing."""
@@ -165,14 +180,16 @@ class StorageDriver(Protocol):
     def put_object(self, account: str, container: str, key: str, body: BinaryIO | Iterable[bytes],
                    length: int | None, content_type: str | None) -> ObjectInfo:
         """Stream ``body`` (bytes, a file-like object or an iterable of bytes) into the object: ``length``
-        bytes, or chunked when None. Without a ``content_type`` it is guessed from the key.
+        bytes, or chunked when None. Without a ``content_type``, or with one that is not printable ASCII,
+        it is guessed from the key (``object_content_type``).
 
         Afterwards: the object holds exactly the bytes sent, and the returned ObjectInfo says so (size,
         MD5 ETag, content type). An exception raised while reading ``body`` aborts the upload and
         propagates unchanged; a body that ends before ``length`` bytes, or an iterable that yields more,
         aborts it with StorageError status 400. An aborted upload leaves the object as it was before
-        (the old content, or no object). Raises: NotFound when the container is missing (some of ``body``
-        may have been read by then). Repeat: safe with the same bytes (the object is simply overwritten)."""
+        (the old content, or no object). A ``bytes`` body of the wrong length is refused so before any
+        request. Raises: NotFound when the container is missing (some of ``body`` may have been read
+        by then). Repeat: safe with the same bytes (the object is simply overwritten)."""
 
     def head_object(self, account: str, container: str, key: str) -> ObjectInfo | None:
         """The object's metadata, or None when it (or its container) does not exist. Changes nothing.
@@ -191,8 +208,12 @@ class StorageDriver(Protocol):
     def temp_url(self, account: str, container: str, key: str, expires_at: int) -> str:
         """A GET temp URL path with its query (``/v1/{account}/{container}/{key}?temp_url_sig=…
         &temp_url_expires=…``, the key percent-encoded), signed with the account's key; anyone may fetch
-        the object with it until ``expires_at`` (epoch seconds). Contacts nothing, raises nothing.
-        Repeat: safe; the same arguments give the same URL."""
+        the object with it until ``expires_at`` (epoch seconds). Contacts nothing. Raises:
+        StorageUnavailable only when the keys derive from the reseller key (no ``temp_url_secret``) and
+        its key file cannot be read on the first call that needs it. Repeat: safe; the same arguments
+        give the same URL while the secret the keys derive from stays the same — a new secret (or a
+        rotated reseller key when the keys derive from it) changes every account's key, so links made
+        before stop working and each account needs its key put again by ``ensure_account``."""
 
     def get_temp_url(self, path_and_query: str, range_header: str | None = None,
                      if_none_match: str | None = None) -> ObjectDownload:

@@ -16,7 +16,8 @@ How it talks to Swift:
 * **Accounts**: one per project, ``{reseller_prefix}mc{project hex}`` at ``/v1/{account}`` on the
   proxy. ``ensure_account`` creates it (POST as reseller admin; a PUT when the proxy has no
   ``account_autocreate``) and sets its temp-URL key, HMAC-SHA256 of ``temp_url_secret`` (or of the
-  reseller key) and the account name. Accounts known ready are remembered per process.
+  reseller key, derived once per process: rotating that key changes every account's temp-URL key)
+  and the account name. Accounts known ready are remembered per process.
 * **Streaming**: uploads go in ``chunk_size`` pieces with Content-Length, or chunked. An exception
   while reading the body closes the connection mid-request, so Swift stores nothing. Downloads
   stream in ``chunk_size`` pieces (``resp_chunk_size``).
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import mimetypes
 import os
 import re
 import threading
@@ -56,6 +56,7 @@ from .base import (
     StorageUnavailable,
     SwiftCall,
     TempUrlRejected,
+    object_content_type,
 )
 from .swift_wire import (
     TRANSPORT_ERRORS,
@@ -234,21 +235,20 @@ class SwiftDriver:
     @_public
     def put_object(self, account: str, container: str, key: str, body: BinaryIO | Iterable[bytes],
                    length: int | None, content_type: str | None) -> ObjectInfo:
-        """StorageDriver.put_object: one PUT (bytes are sent as they are and may be repeated after a 401). A
-        ``content_type`` that is not printable ASCII counts as none: the type is guessed from the key."""
-        content_type = _clean_content_type(content_type) or (
-            mimetypes.guess_type(key, strict=False)[0] or "application/octet-stream")
+        """StorageDriver.put_object: one PUT (bytes, and an empty body read to its end, are sent as they are
+        and may be repeated after a 401)."""
+        content_type = object_content_type(key, content_type)
+        if isinstance(body, _BYTES) and length is not None and len(body) != length:
+            raise StorageError(f"the body has {len(body)} bytes, not {length}", status=400)
         upload = None
-        if isinstance(body, _BYTES):
-            if length is not None and len(body) != length:
-                raise StorageError(f"the body has {len(body)} bytes, not {length}", status=400)
-            contents = bytes(body)
-        else:
-            contents = upload = (SizedUpload if length else Upload)(body, length, self.settings.chunk_size)
         answer: dict = {}
         try:
-            if length == 0 and upload is not None:
-                contents = b"".join(upload)  # read to its end: an "empty" body that is not fails as too long
+            if isinstance(body, _BYTES):
+                contents = bytes(body)
+            elif length == 0:  # read to its end (an "empty" body that is not fails as too long); then replayable
+                contents = b"".join(Upload(body, 0, self.settings.chunk_size))
+            else:
+                contents = upload = (SizedUpload if length else Upload)(body, length, self.settings.chunk_size)
             etag = self._swift(swift.put_object, account, container, key, contents, content_length=length,
                                content_type=content_type, response_dict=answer, replayable=upload is None,
                                what=f"object {key}")
@@ -285,8 +285,12 @@ class SwiftDriver:
         return True
 
     def temp_url(self, account: str, container: str, key: str, expires_at: int) -> str:
-        """StorageDriver.temp_url, signed by swiftclient's ``generate_temp_url`` (HMAC-SHA256, hex). Contacts
-        nothing: the key is derived, and ``ensure_account`` put it on the account."""
+        """StorageDriver.temp_url, signed by swiftclient's ``generate_temp_url`` (HMAC-SHA256, hex) with the key
+        ``ensure_account`` put on the account. Contacts nothing. Without a ``temp_url_secret`` the keys derive
+        from the reseller key: the first call that needs it reads a ``key_file`` (StorageUnavailable when it
+        cannot), and the derived secret is kept for the process; a rotated reseller key therefore changes
+        every account's key once the process restarts — links made before stop working, and an account's
+        new links work only once ``ensure_account`` put its new key (after a restart it compares and does)."""
         path = f"/v1/{account}/{container}/{key}"
         signed = generate_temp_url(path, int(expires_at), derive_temp_url_key(self._secret(), account), "GET",
                                    absolute=True, digest="sha256")
@@ -478,9 +482,3 @@ def _pick_headers(headers) -> dict[str, str]:
     lowered = {name.lower(): value for name, value in dict(headers).items()}
     return {name: lowered[name.lower()] for name in DOWNLOAD_HEADERS if lowered.get(name.lower()) is not None}
 
-
-def _clean_content_type(value: str | None) -> str | None:
-    """A content type safe to send as a header (printable ASCII), else None."""
-    if value and value.isascii() and value.isprintable():
-        return value.strip() or None
-    return None

@@ -81,9 +81,11 @@ class BodyFailed(Exception):
 
 
 class Upload(ReadableToIterable):
-    """The caller's body (file-like or iterable of bytes) in pieces of at most ``chunk_size``; ``sent`` counts
-    them. A file-like body is read up to ``length``; ending short of ``length``, or an iterable yielding more,
-    raises BodyFailed(StorageError 400). swiftclient sends a ReadableToIterable as it is."""
+    """The caller's body as the pieces swiftclient sends; ``sent`` counts their bytes. A file-like body is read
+    in pieces of at most ``chunk_size``, up to ``length``; an iterable's pieces pass as they come. A body that
+    ends short of ``length``, or an iterable that yields more, raises BodyFailed(StorageError 400) — for the
+    longer one before the piece that completes ``length`` leaves (one piece is read ahead), so Swift never
+    receives a whole body to store. swiftclient sends a ReadableToIterable as it is."""
 
     def __init__(self, body: BinaryIO | Iterable[bytes], length: int | None, chunk_size: int):
         super().__init__(body, chunk_size)
@@ -99,17 +101,25 @@ class Upload(ReadableToIterable):
                 return
             yield piece
 
-    def __next__(self) -> bytes:
+    def _next_piece(self) -> bytes | None:
+        """The body's next non-empty piece, None at its end; the caller's error as BodyFailed."""
         try:
-            piece = next(self._pieces)
-        except StopIteration:
-            if self.length is not None and self.sent != self.length:
-                raise BodyFailed(StorageError(f"the body ended after {self.sent} of {self.length} bytes", 400))
-            raise
+            for piece in self._pieces:
+                if piece:
+                    return piece
         except Exception as exc:  # noqa: BLE001 - the caller's own error, re-raised by the driver as it is
             raise BodyFailed(exc) from exc
+        return None
+
+    def __next__(self) -> bytes:
+        piece = self._next_piece()
+        if piece is None:
+            if self.length is not None and self.sent != self.length:
+                raise BodyFailed(StorageError(f"the body ended after {self.sent} of {self.length} bytes", 400))
+            raise StopIteration
         self.sent += len(piece)
-        if self.length is not None and self.sent > self.length:
+        if self.length is not None and (self.sent > self.length or (
+                self.sent == self.length and self._next_piece() is not None)):
             raise BodyFailed(StorageError(f"the body is longer than its length ({self.length} bytes)", 400))
         return piece
 
