@@ -7,7 +7,11 @@ from urllib.parse import urlsplit
 
 import pytest
 from swift_fixtures import storage_overrides
+from werkzeug.test import Client
 
+from minicloud.app import make_app
+from minicloud.services import Services
+from minicloud.services.backends import Backends
 from minicloud.web.stored_content import served_type, text_charset
 
 PAGE = b"<html><script>fetch('/api/v1/api-keys', {method: 'POST'})</script></html>"
@@ -116,3 +120,20 @@ def test_text_charset_and_served_type():
     assert served_type("text/plain; charset=ISO-8859-1", b"") == "text/plain; charset=ISO-8859-1"
     assert served_type("image/png", b"\x89PNG") == "image/png"
     assert served_type(None) == "application/octet-stream"
+
+
+def test_share_links_work_after_the_temp_url_secret_changed_and_the_server_restarted(auth, config, backends, alice,
+                                                                                    client):
+    put(alice, "a.txt", b"before", "text/plain")
+    assert shared(alice, client, "a.txt").data == b"before"
+    rotated = config.with_overrides({"storage.temp_url_secret": "rotated-" + "y" * 40})
+    restarted = Services.from_config(rotated, Backends.from_config(rotated, compute=backends.compute))
+    try:  # the same bucket, served by a process that signs with the new secret
+        again = Client(make_app(rotated, restarted))
+        url = again.post("/api/v1/buckets/files/objects/a.txt/share", json={"expires_in": 600},
+                         headers=alice.headers()).json["url"]
+        parts = urlsplit(url)
+        answer = again.get(parts.path + "?" + parts.query)
+        assert answer.status_code == 200 and answer.data == b"before"
+    finally:
+        restarted.close()

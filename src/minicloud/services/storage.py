@@ -407,6 +407,9 @@ class Storage:
         row = self._bucket_row(project_id, name)
         expires_at = int(time.time()) + expires_in
         with self._operation(project_id, "share", name, key):
+            # the account carries this process's temp-URL key (a request only the first time): links
+            # keep working after the reseller key or temp_url_secret was changed and the server restarted
+            self._swift(self.driver.ensure_account, row["account"])
             if self._swift(self.driver.head_object, row["account"], name, key) is None:
                 raise NotFoundError("storage.object_not_found")
             signed = self.driver.temp_url(row["account"], name, key, expires_at)  # contacts nothing
