@@ -5,7 +5,7 @@ import threading
 import time
 
 import jobtypes  # noqa: F401 - registers the test job types
-import pytest
+import test_jobs
 from test_jobs import connect, executions, job_row, running
 
 from minicloud.db import queue
@@ -13,21 +13,8 @@ from minicloud.jobs import registry
 from minicloud.jobs.worker import Worker
 from waiting import wait_for
 
+jobs_db, job_config = test_jobs.jobs_db, test_jobs.job_config  # the same fixtures
 HEARTBEAT = "UPDATE jobs SET locked_until%"
-
-
-@pytest.fixture
-def jobs_db(clean_db):
-    with connect(clean_db) as conn:
-        conn.execute(jobtypes.TABLE_SQL)
-        conn.execute("TRUNCATE test_job_executions")
-    return clean_db
-
-
-@pytest.fixture
-def job_config(config):
-    return config.with_overrides({"jobs.backoff_base_seconds": 0.2, "jobs.lease_seconds": 1.5,
-                                  "jobs.poll_seconds": 0.05, "jobs.modules": "jobtypes"})
 
 
 def in_thread(fn, *args) -> threading.Thread:

@@ -22,15 +22,14 @@ log = logging.getLogger("minicloud.jobs.apps")
 def _app_job(kind: str, run: Callable[[Services, str], dict]) -> None:
     """Register job type ``kind``: ``run(services, app_id)``, whose failure (and abandonment) puts the app
     in FAILED with the cause."""
-    def carry_out(job: dict, context: JobContext) -> dict:
-        apps, app_id = context.services.apps, job["payload"]["app_id"]
-        return guarded(job, lambda: run(context.services, app_id), lambda cause: apps.fail(app_id, cause),
-                       permanent=(KubernetesError,))
-
-    def abandoned(job: dict, context: JobContext, cause: str) -> None:
+    def failed(job: dict, context: JobContext, cause: str) -> None:
         context.services.apps.fail(job["payload"]["app_id"], cause)
 
-    job_type(kind, abandoned)(carry_out)
+    def carry_out(job: dict, context: JobContext) -> dict:
+        return guarded(job, lambda: run(context.services, job["payload"]["app_id"]),
+                       lambda cause: failed(job, context, cause), permanent=(KubernetesError,))
+
+    job_type(kind, abandoned=failed)(carry_out)
 
 
 _app_job("app.deploy", lambda services, app_id: services.apps.run_deploy(app_id))

@@ -22,7 +22,7 @@ from typing import Callable
 
 from minicloud.drivers.compute.base import ComputeDriver, ComputeError, GpuDevice, HostUnavailable
 from minicloud.errors import ApiError
-from minicloud.jobs.registry import guarded, job_type
+from minicloud.jobs.registry import AbandonedFunction, guarded, job_type
 from minicloud.jobs.worker import JobContext
 from minicloud.services import Services
 
@@ -35,17 +35,18 @@ Work = Callable[[dict, JobContext, dict], dict]
 def _instance_job(kind: str, key: str, states: tuple[str, ...]) -> Callable[[Work], Work]:
     """Register ``work(job, context, instance)`` as job type ``kind``: it runs on an instance in one of
     ``states``, whose failure (and abandonment) puts the instance in ``error`` with catalog key ``key``."""
-    def abandoned(job: dict, context: JobContext, cause: str) -> None:
+    def failed(job: dict, context: JobContext, cause: str) -> None:
         context.services.instances.fail(job["payload"]["instance_id"], key, cause, states)
 
     def register(work: Work) -> Work:
-        job_type(kind, abandoned)(lambda job, context: _run(job, context, key, states, work))
+        job_type(kind, abandoned=failed)(lambda job, context: _run(job, context, states, work, failed))
         return work
 
     return register
 
 
-def _run(job: dict, context: JobContext, key: str, expected: tuple[str, ...], work: Work) -> dict:
+def _run(job: dict, context: JobContext, expected: tuple[str, ...], work: Work,
+         failed: AbandonedFunction) -> dict:
     services = context.services
     instance_id = job["payload"]["instance_id"]
     with services.instances.lock(instance_id):
@@ -54,8 +55,7 @@ def _run(job: dict, context: JobContext, key: str, expected: tuple[str, ...], wo
             state = instance["state"] if instance else "gone"
             log.info("job %s: instance %s is %s; nothing to do", job["id"], instance_id, state)
             return {"instance_id": instance_id, "skipped": True, "state": state}
-        return guarded(job, lambda: work(job, context, instance),
-                       lambda cause: services.instances.fail(instance_id, key, cause, expected),
+        return guarded(job, lambda: work(job, context, instance), lambda cause: failed(job, context, cause),
                        permanent=(ComputeError, ApiError))
 
 

@@ -207,8 +207,10 @@ class Worker:
                 self.run_periodic(conn)
                 next_due = min(self._due.values(), default=time.monotonic() + self.poll)
                 self._tick.wait(min(self.poll, max(0.0, next_due - time.monotonic())))
-            except psycopg.OperationalError as exc:
+            except psycopg.Error as exc:
                 log.error("periodic tasks: database unreachable (%s); retrying", exc)
+                if conn is not None:
+                    conn.close()
                 conn = None
                 self.stop.wait(self.poll * 5)
         if conn is not None:
