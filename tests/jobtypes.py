@@ -50,3 +50,9 @@ def tick(context):
     started = time.monotonic()
     time.sleep(0.2)
     PERIODIC_RUNS.append((context.worker, started, time.monotonic()))
+
+
+@job_type("test.unstorable")
+def unstorable(job, context):
+    """Succeeds with a result the queue cannot store as JSON (a bug a job type may have)."""
+    return {"when": object()}

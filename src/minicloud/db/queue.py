@@ -3,7 +3,10 @@
 A job is ``queued`` until a worker claims it (``running``, with a lease that the
 worker keeps extending); it ends ``succeeded`` or ``failed``. A running job whose
 lease ran out (its worker died) is claimable again. Claims use
-``FOR UPDATE SKIP LOCKED`` so two workers never take the same job.
+``FOR UPDATE SKIP LOCKED`` so two workers never take the same job. A claim is one attempt
+(``attempts`` counts them): extending the lease and ending the job name the attempt too, so a run
+that lost its lease (the job was claimed again, maybe by the same worker) cannot end, or free the
+target of, the attempt that followed it.
 
 A job's ``target`` (the instance, app… it acts on) is its resource: jobs of one target run
 one at a time (a claim skips a job whose target has a running job; claims take
@@ -79,12 +82,20 @@ def claim(conn: psycopg.Connection, worker: str, lease_seconds: float) -> dict |
     return job
 
 
-def extend_lease(conn: psycopg.Connection, job_id: uuid.UUID, worker: str, lease_seconds: float) -> bool:
-    """False when the job is no longer this worker's (it lost the lease)."""
+_THIS_ATTEMPT = "id = %(id)s AND attempts = %(attempt)s AND locked_by = %(worker)s AND state = 'running'"
+
+
+def _this_attempt(job: dict, worker: str) -> dict:
+    return {"id": job["id"], "attempt": job["attempts"], "worker": worker}
+
+
+def extend_lease(conn: psycopg.Connection, job: dict, worker: str, lease_seconds: float) -> bool:
+    """The claimed attempt's lease runs ``lease_seconds`` from now; False when it is no longer the job's
+    current attempt held by ``worker`` (its lease ran out and the job was claimed again, or it ended)."""
     return conn.execute(
-        "UPDATE jobs SET locked_until = now() + make_interval(secs => %s), updated_at = now()"
-        " WHERE id = %s AND locked_by = %s AND state = 'running'",
-        (lease_seconds, job_id, worker),
+        "UPDATE jobs SET locked_until = now() + make_interval(secs => %(lease)s), updated_at = now()"
+        f" WHERE {_THIS_ATTEMPT}",
+        {**_this_attempt(job, worker), "lease": lease_seconds},
     ).rowcount == 1
 
 
@@ -94,30 +105,32 @@ def _close_run(conn: psycopg.Connection, job: dict, outcome: str, error: str | N
         " WHERE job_id = %s AND attempt = %s AND finished_at IS NULL",
         (outcome, error, job["id"], job["attempts"]),
     )
-    if job["target"] is not None:  # a job queued behind this one on its target may run now
+    if job["target"] is not None and outcome != "lost":  # a job queued behind this one on its target may run now
         notify(conn)
 
 
 def succeed(conn: psycopg.Connection, job: dict, worker: str, result: Any) -> bool:
-    """Mark done; False if another worker took the job over meanwhile."""
+    """Mark the claimed attempt done. False when it lost its lease (the job was claimed again): then only
+    its run is closed (outcome ``lost``) and the attempt that now holds the job is left alone."""
     done = conn.execute(
-        "UPDATE jobs SET state = 'succeeded', result = %s, locked_by = NULL, locked_until = NULL,"
-        " finished_at = now(), updated_at = now() WHERE id = %s AND locked_by = %s AND state = 'running'",
-        (Jsonb(result), job["id"], worker),
+        "UPDATE jobs SET state = 'succeeded', result = %(result)s, locked_by = NULL, locked_until = NULL,"
+        f" finished_at = now(), updated_at = now() WHERE {_THIS_ATTEMPT}",
+        {**_this_attempt(job, worker), "result": Jsonb(result)},
     ).rowcount == 1
-    _close_run(conn, job, "succeeded", None)
+    _close_run(conn, job, "succeeded" if done else "lost", None)
     return done
 
 
-def fail(conn: psycopg.Connection, job: dict, worker: str, error: str, retry_in: float | None) -> str:
-    """Record the error; requeue after ``retry_in`` seconds, or fail for good when None. Returns the new state."""
+def fail(conn: psycopg.Connection, job: dict, worker: str, error: str, retry_in: float | None) -> str | None:
+    """Record the claimed attempt's error; requeue after ``retry_in`` seconds, or fail for good when None.
+    Returns the new state, or None when the attempt lost its lease (as for ``succeed``)."""
     state = "queued" if retry_in is not None else "failed"
-    conn.execute(
-        "UPDATE jobs SET state = %s, last_error = %s, locked_by = NULL, locked_until = NULL,"
-        " run_after = now() + make_interval(secs => %s),"
-        " finished_at = CASE WHEN %s = 'failed' THEN now() END, updated_at = now()"
-        " WHERE id = %s AND locked_by = %s AND state = 'running'",
-        (state, error, retry_in or 0, state, job["id"], worker),
-    )
-    _close_run(conn, job, "retry" if retry_in is not None else "failed", error)
-    return state
+    recorded = conn.execute(
+        "UPDATE jobs SET state = %(state)s, last_error = %(error)s, locked_by = NULL, locked_until = NULL,"
+        " run_after = now() + make_interval(secs => %(retry_in)s),"
+        " finished_at = CASE WHEN %(state)s = 'failed' THEN now() END, updated_at = now()"
+        f" WHERE {_THIS_ATTEMPT}",
+        {**_this_attempt(job, worker), "state": state, "error": error, "retry_in": retry_in or 0},
+    ).rowcount == 1
+    _close_run(conn, job, ("retry" if retry_in is not None else "failed") if recorded else "lost", error)
+    return state if recorded else None
