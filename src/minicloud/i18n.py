@@ -33,6 +33,7 @@ def translate(lang: str, key: str, **params: object) -> str:
     return text
 
 
+@lru_cache(maxsize=256)  # browsers send a handful of distinct headers
 def negotiate(accept_language: str | None, default: str) -> str:
     """The best supported language from an Accept-Language header, else ``default``."""
     best, best_q = None, 0.0

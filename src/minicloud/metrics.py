@@ -39,11 +39,18 @@ BACKEND_SECONDS = Histogram("minicloud_backend_call_duration_seconds",
                             ["backend", "operation"])
 
 
+_REQUEST_SERIES: dict[tuple[str, int], tuple[Any, Any]] = {}  # (endpoint, status) -> its counter and histogram
+
+
 def observe_request(endpoint: str | None, status: int, seconds: float) -> None:
-    """Count one answered request; ``endpoint`` is None when no route matched."""
-    endpoint = endpoint or UNMATCHED
-    HTTP_REQUESTS.labels(endpoint, str(status)).inc()
-    HTTP_SECONDS.labels(endpoint).observe(seconds)
+    """Count one answered request; ``endpoint`` is None when no route matched. The series of each
+    (endpoint, status) are looked up once (endpoints are the route table's, so they are few)."""
+    key = (endpoint or UNMATCHED, status)
+    series = _REQUEST_SERIES.get(key)
+    if series is None:
+        series = _REQUEST_SERIES[key] = (HTTP_REQUESTS.labels(key[0], str(status)), HTTP_SECONDS.labels(key[0]))
+    series[0].inc()
+    series[1].observe(seconds)
 
 
 def observe_backend_call(backend: str, operation: str, seconds: float) -> None:

@@ -116,6 +116,16 @@ def test_expired_token_is_refused(auth, client, config):
     assert response.json["error"]["message"] == "Your session has expired. Sign in again."
 
 
+def test_a_signed_token_without_one_of_its_claims_is_refused(auth, client, config):
+    user = auth.user()
+    for missing in ("sub", "jti", "exp", "iat"):
+        claims = {k: v for k, v in _claims(user.token).items() if k != missing}
+        token = jwt.encode(claims, config.jwt_secret(), algorithm="HS256")
+        response = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401 and response.json["error"]["code"] == "unauthorized", missing
+    assert client.get("/api/v1/auth/me", headers=user.headers()).status_code == 200  # the whole one still works
+
+
 def test_logout_revokes_the_token(auth):
     user = auth.user()
     assert user.post("/api/v1/auth/logout").status_code == 204
