@@ -160,7 +160,10 @@ def test_admins_register_images_from_files_that_exist(auth, admin, tmp_path):
     created = admin.post("/api/v1/images", json=body)
     assert created.status_code == 201 and created.json["default_user"] == "debian"
     assert admin.post("/api/v1/images", json=body).status_code == 409
-    assert [i["name"] for i in alice.get("/api/v1/images").json["items"]] == ["debian-12"]
+    [seen] = alice.get("/api/v1/images").json["items"]
+    assert seen["name"] == "debian-12" and seen["os"] == "Debian 12"
+    assert not {"disk_path", "kernel_path", "initrd_path", "cmdline"} & seen.keys()  # the server's files are not shown
+    assert admin.get("/api/v1/images").json["items"][0]["disk_path"] == str(disk)  # to an administrator they are
     image_id = created.json["id"]
     assert admin.patch(f"/api/v1/images/{image_id}", json={"enabled": False}).json["enabled"] is False
     assert alice.get("/api/v1/images").json["items"] == []

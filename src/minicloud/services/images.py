@@ -21,6 +21,7 @@ from minicloud.services.principal import Principal
 COLUMNS = ("id, name, disk_path, kernel_path, initrd_path, cmdline, default_user, os, min_disk_gib, enabled,"
            " created_at")
 PATHS = ("disk_path", "kernel_path", "initrd_path")
+SERVER_SIDE = (*PATHS, "cmdline")  # what only administrators are shown
 EDITABLE = ("disk_path", "kernel_path", "initrd_path", "cmdline", "default_user", "os", "min_disk_gib", "enabled")
 _ORDER = Keyset((("name", "text", "name"), ("id", "uuid", "id")))
 
@@ -31,9 +32,13 @@ class Images:
         self.config = config
 
     def list(self, principal: Principal, *, limit: int = MAX_LIMIT, cursor: str | None = None) -> dict:
-        """A page of the enabled images by name; administrators also see disabled ones."""
-        return _ORDER.fetch(self.db, f"SELECT {COLUMNS} FROM images", [] if principal.is_admin else ["enabled"],
+        """A page of the enabled images by name; administrators also see disabled ones, and the files and
+        kernel command line behind each (where the server keeps its files is not every user's business)."""
+        page = _ORDER.fetch(self.db, f"SELECT {COLUMNS} FROM images", [] if principal.is_admin else ["enabled"],
                             {}, limit, cursor)
+        if not principal.is_admin:
+            page["items"] = [{k: v for k, v in image.items() if k not in SERVER_SIDE} for image in page["items"]]
+        return page
 
     def get(self, image_id: uuid.UUID, conn=None) -> dict | None:
         sql, params = f"SELECT {COLUMNS} FROM images WHERE id = %s", (image_id,)

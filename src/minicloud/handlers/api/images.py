@@ -28,7 +28,9 @@ UPDATE_BODY = {"type": "object", "additionalProperties": False, "properties": _F
 
 IMAGE = obj({"id": UUID, "name": STRING, "disk_path": STRING, "kernel_path": nullable(STRING),
              "initrd_path": nullable(STRING), "cmdline": nullable(STRING), "default_user": STRING, "os": STRING,
-             "min_disk_gib": COUNT, "enabled": BOOLEAN, "created_at": TIME})
+             "min_disk_gib": COUNT, "enabled": BOOLEAN, "created_at": TIME},
+            optional=("disk_path", "kernel_path", "initrd_path", "cmdline"),
+            description="The files on the server and the kernel command line are shown to administrators only")
 IMAGE_PAGE = page_of(IMAGE)
 CREATED = located(IMAGE)
 
