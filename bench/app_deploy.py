@@ -123,7 +123,8 @@ class ServicePath:
         from common import start_postgres
         from minicloud import config as config_module
         from minicloud.db import migrate
-        from minicloud.jobs import apps as app_jobs
+        from minicloud.jobs import apps  # noqa: F401 - registers the app job types
+        from minicloud.jobs.registry import lookup
         from minicloud.jobs.worker import JobContext
         from minicloud.services import Services
         from minicloud.services.backends import Backends
@@ -134,7 +135,7 @@ class ServicePath:
         self.config = config_module.load(environ={}).with_overrides(
             {"database.url": self.url, "auth.bcrypt_cost": 4, "auth.jwt_secret": "bench-" + "x" * 40})
         self.services = Services.from_config(self.config, Backends.from_config(self.config, containers=driver))
-        self.job = app_jobs.deploy
+        self.job = lookup("app.deploy").run
         self.context = JobContext(self.config, "bench", self.services)
         self.users = 0
 

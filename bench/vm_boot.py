@@ -382,11 +382,12 @@ def main(argv: list[str] | None = None) -> int:
         api.token = api.ok("POST", "/api/v1/auth/login",
                            {"username": "bench", "password": "bench-password-1"})["access_token"]
         template = next(t for t in api.ok("GET", "/api/v1/templates")["items"] if t["name"] == args.template)
-        image = next(i for i in api.ok("GET", "/api/v1/images")["items"] if i["name"] == "tiny")
 
         import psycopg
         from psycopg.rows import dict_row
         db = psycopg.connect(url, autocommit=True, row_factory=dict_row)
+        # the direct path boots the same files, which only an administrator sees through the API
+        image = db.execute("SELECT * FROM images WHERE name = 'tiny'").fetchone()
 
         conn = libvirt.open(URI)
         from minicloud.drivers.compute.libvirt import domain_type_from_capabilities
@@ -394,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         domain_type = domain_type_from_capabilities(conn.getCapabilities())
 
         def platform(index: int) -> dict:
-            body = {"name": f"bench-p{index}", "template_id": template["id"], "image_id": image["id"]}
+            body = {"name": f"bench-p{index}", "template_id": template["id"], "image_id": str(image["id"])}
             t0 = time.monotonic()
             status, created = api.call("POST", "/api/v1/instances", body)
             post = time.monotonic() - t0
