@@ -105,13 +105,16 @@ class ObjectInfo:
     last_modified: str   # HTTP date, as Swift sends it
 
 
+MAX_DOWNLOAD_PIECE = 4 * 1024 * 1024  # the largest piece a download's body yields (memory stays flat)
+
+
 @dataclass
 class ObjectDownload:
     """A streamed GET: ``status`` is 200, 206 (Range) or 304 (If-None-Match matched; empty body).
 
     ``headers`` holds what a client needs, as Swift sent it: Content-Type, Content-Length,
     ETag, Last-Modified, Accept-Ranges and Content-Range when present. Iterate ``body`` for
-    the bytes (StorageUnavailable if Swift drops the stream midway); ``close()`` releases the
+    the bytes, in pieces of at most MAX_DOWNLOAD_PIECE (StorageUnavailable if Swift drops the stream midway); ``close()`` releases the
     connection (also when not read to the end) and is safe to call twice: always call it.
     """
 
