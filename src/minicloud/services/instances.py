@@ -27,6 +27,7 @@ import uuid
 import warnings
 from collections.abc import Iterable
 from contextlib import contextmanager
+from datetime import datetime
 from typing import TYPE_CHECKING, Iterator
 
 import psycopg
@@ -359,15 +360,18 @@ class Instances:
                 conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))",
                              (f"minicloud:instance:{instance_id}",))
 
-    def _move(self, instance_id: uuid.UUID | str, from_states: tuple[str, ...], to_state: str, **fields) -> bool:
-        """``state = to_state`` (plus ``fields``) when the state is one of ``from_states``; False otherwise."""
+    def _move(self, instance_id: uuid.UUID | str, from_states: tuple[str, ...], to_state: str, *,
+              unchanged_since: datetime | None = None, **fields) -> bool:
+        """``state = to_state`` (plus ``fields``) when the state is one of ``from_states`` (and, given
+        ``unchanged_since``, the row's ``updated_at`` is still that); False otherwise."""
         sets = ["state = %(to)s", "updated_at = now()"]
-        params = {"id": instance_id, "from": list(from_states), "to": to_state}
+        params = {"id": instance_id, "from": list(from_states), "to": to_state, "seen": unchanged_since}
         for name, value in fields.items():
             sets.append(f"{name} = %({name})s")
             params[name] = Jsonb(value) if isinstance(value, (dict, list)) else value
-        return self.db.execute(f"UPDATE instances SET {', '.join(sets)} WHERE id = %(id)s AND state = ANY(%(from)s)",
-                               params) == 1
+        unchanged = " AND updated_at = %(seen)s" if unchanged_since is not None else ""
+        return self.db.execute(f"UPDATE instances SET {', '.join(sets)} WHERE id = %(id)s"
+                               f" AND state = ANY(%(from)s){unchanged}", params) == 1
 
     def place(self, instance: dict) -> Placement:
         """pending -> building on the host placement chooses now, with its GPUs assigned and its NIC planned,
@@ -449,11 +453,8 @@ class Instances:
         -> ``to_state`` (``key`` says why, e.g. "instance.domain_missing"), unless anything moved it since
         that row was read (its ``updated_at`` changed): a job or request that acted after the listing
         wins over what the listing showed. True when it moved."""
-        moved = self.db.execute(
-            "UPDATE instances SET state = %s, status_key = %s, status_reason = NULL, updated_at = now()"
-            " WHERE id = %s AND state = %s AND updated_at = %s",
-            (to_state, key, seen["id"], seen["state"], seen["updated_at"]))
-        return moved == 1
+        return self._move(seen["id"], (seen["state"],), to_state, unchanged_since=seen["updated_at"],
+                          status_key=key, status_reason=None)
 
     def gpus_of(self, instance_id: uuid.UUID | str) -> list[str]:
         return [r["address"] for r in self.db.fetchall(
