@@ -52,6 +52,34 @@ def test_transitional_states_are_left_to_their_jobs(auth, compute, cloud, work, 
     assert alice.get(f"/api/v1/instances/{pc['id']}").json["state"] == "stopping"
 
 
+def test_a_reboot_during_a_pass_is_not_undone_by_a_listing_that_saw_the_guest_off(auth, compute, cloud, work,
+                                                                                   run_pass, services, monkeypatch):
+    alice, pc = rent(auth, compute, work)
+    domain = cloud.domains["test:///local"][f"mc-{pc['id']}"]
+    real_driver_for = services.hosts.driver_for
+
+    def driver_for(host):
+        driver = real_driver_for(host)
+
+        class RebootsRightAfterListing:  # running -> rebooting -> running again while the pass holds its listing
+            def __getattr__(self, name):
+                return getattr(driver, name)
+
+            def list_domains(self):
+                domain["state"] = "shutoff"  # the guest powered itself off, and the listing saw it so
+                listing = driver.list_domains()
+                assert alice.post(f"/api/v1/instances/{pc['id']}/reboot").status_code == 202
+                work()  # the reboot starts it again
+                return listing
+        return RebootsRightAfterListing()
+
+    monkeypatch.setattr(services.hosts, "driver_for", driver_for)
+    [report] = run_pass()
+    assert report["changed"] == []
+    assert domain["state"] == "running"
+    assert alice.get(f"/api/v1/instances/{pc['id']}").json["state"] == "running"  # not marked stopped
+
+
 def test_a_stop_that_completes_during_a_pass_is_not_undone_by_its_listing(auth, compute, cloud, work, run_pass,
                                                                           services, monkeypatch):
     alice, pc = rent(auth, compute, work)
