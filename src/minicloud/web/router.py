@@ -68,8 +68,8 @@ class Route:
     success answers with (published in OpenAPI; see ``success_statuses``).
     ``api`` routes answer errors with the JSON envelope (console pages draw an error page);
     ``documented=False`` leaves an API route out of the OpenAPI document (``/metrics``, whose
-    answer is Prometheus's format). ``streams_body`` marks a route whose handler streams the request body (a
-    multipart upload): the app then leaves a form-submitted CSRF token for the
+    answer is Prometheus's format). ``streams_body`` marks a route whose handler streams the
+    request body (a multipart upload): the app then leaves a form-submitted CSRF token for the
     handler to check (``ctx.check_csrf``) instead of parsing the whole form first.
 
     For the OpenAPI document: ``response`` is what a success answers with — a JSON

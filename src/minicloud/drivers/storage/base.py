@@ -114,8 +114,9 @@ class ObjectDownload:
 
     ``headers`` holds what a client needs, as Swift sent it: Content-Type, Content-Length,
     ETag, Last-Modified, Accept-Ranges and Content-Range when present. Iterate ``body`` for
-    the bytes, in pieces of at most MAX_DOWNLOAD_PIECE (StorageUnavailable if Swift drops the stream midway); ``close()`` releases the
-    connection (also when not read to the end) and is safe to call twice: always call it.
+    the bytes, in pieces of at most MAX_DOWNLOAD_PIECE (StorageUnavailable if Swift drops the
+    stream midway); ``close()`` releases the connection (also when not read to the end) and is
+    safe to call twice: always call it.
     """
 
     status: int

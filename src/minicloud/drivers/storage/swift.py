@@ -46,8 +46,8 @@ from swiftclient.utils import generate_temp_url
 from minicloud.drivers.calls import public as _public
 
 from .base import (
-    ContainerNotEmpty,
     MAX_DOWNLOAD_PIECE,
+    ContainerNotEmpty,
     ContainerStats,
     NotFound,
     ObjectDownload,
@@ -72,7 +72,6 @@ from .swift_wire import (
 )
 
 CHUNK_SIZE = 1024 * 1024  # an upload's pieces: larger ones cost more copying in gunicorn's body reader
-DOWNLOAD_CHUNK_SIZE = MAX_DOWNLOAD_PIECE  # a download's pieces: fewer turns relaying Swift's answer to the client
 TEMP_URL_KEY_HEADER = "X-Account-Meta-Temp-URL-Key"
 # Renew the token this many seconds before Swift says it expires.
 TOKEN_MARGIN_SECONDS = 60
@@ -99,7 +98,7 @@ class SwiftSettings:
     temp_url_secret: str = ""
     timeout: float = 10.0
     chunk_size: int = CHUNK_SIZE
-    download_chunk_size: int = DOWNLOAD_CHUNK_SIZE
+    download_chunk_size: int = MAX_DOWNLOAD_PIECE  # fewer turns relaying Swift's answer to the client
 
     @classmethod
     def from_config(cls, config: Any) -> "SwiftSettings":
