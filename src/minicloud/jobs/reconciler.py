@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 
 from minicloud import metrics
-from minicloud.drivers.compute.base import ComputeError
+from minicloud.drivers.compute.base import BASE_IMAGE_PREFIX, ComputeError
 from minicloud.jobs.registry import periodic
 from minicloud.jobs.worker import JobContext, Worker
 from minicloud.services import Services
@@ -53,7 +53,7 @@ def reconcile_host(services: Services, host: dict) -> dict:
     owned = {row["domain_name"] for row in placed}
     # Only names no instance of this host owns are looked up (orphans, or an instance placed elsewhere
     # meanwhile): few, so the pass costs what the host lists, not what the platform holds.
-    listed = {*domains, *(_volume_domain(v) for v in volumes if not v.startswith("mc-base-"))}
+    listed = {*domains, *(_volume_domain(v) for v in volumes if not v.startswith(BASE_IMAGE_PREFIX))}
     owned |= services.instances.domain_names(listed - owned)
     orphan_domains = sorted(name for name in domains if name not in owned)
     orphan_volumes = sorted(v for v in volumes if not _owned_volume(v, owned))
@@ -69,7 +69,7 @@ def _volume_domain(volume: str) -> str:
 
 def _owned_volume(volume: str, owned: set[str]) -> bool:
     """Base images are shared; an instance owns the volumes named after its domain."""
-    return volume.startswith("mc-base-") or _volume_domain(volume) in owned
+    return volume.startswith(BASE_IMAGE_PREFIX) or _volume_domain(volume) in owned
 
 
 @periodic("compute.reconcile", "compute.reconcile_seconds")

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 DOMAIN_PREFIX = "mc-"
+BASE_IMAGE_PREFIX = DOMAIN_PREFIX + "base-"  # the pool's shared base images, owned by no one domain
 
 
 class ComputeError(Exception):

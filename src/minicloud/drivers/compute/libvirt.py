@@ -44,6 +44,7 @@ import libvirt
 from minicloud.drivers.calls import public as _public
 
 from .base import (
+    BASE_IMAGE_PREFIX,
     DOMAIN_PREFIX,
     Artefacts,
     ComputeError,
@@ -443,11 +444,11 @@ class LibvirtDriver:
     def _ensure_base(self, pool: libvirt.virStoragePool, image: ImageSpec) -> dict[str, str | None]:
         """Upload the image's disk (and kernel/initrd) once per host; returns their paths on the host."""
         out: dict[str, str | None] = {"kernel": None, "initrd": None}
-        files = [("disk", f"{DOMAIN_PREFIX}base-{image.name}.qcow2", image.disk_path)]
+        files = [("disk", f"{BASE_IMAGE_PREFIX}{image.name}.qcow2", image.disk_path)]
         if image.kernel_path:
-            files.append(("kernel", f"{DOMAIN_PREFIX}base-{image.name}-vmlinuz", image.kernel_path))
+            files.append(("kernel", f"{BASE_IMAGE_PREFIX}{image.name}-vmlinuz", image.kernel_path))
         if image.initrd_path:
-            files.append(("initrd", f"{DOMAIN_PREFIX}base-{image.name}-initrd", image.initrd_path))
+            files.append(("initrd", f"{BASE_IMAGE_PREFIX}{image.name}-initrd", image.initrd_path))
         for role, vol_name, local in files:
             try:
                 size = os.path.getsize(local)
