@@ -82,6 +82,11 @@ have_pkg libvirt-dev || missing+=(libvirt-dev)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v dnsmasq >/dev/null || missing+=(dnsmasq-base)
 command -v iptables >/dev/null || missing+=(iptables)
+# Networks (VPCs): nftables enforces security groups, ACLs and NAT; conntrack lists and flushes
+# tracked flows when a rule changes; ip (iproute2) makes bridges, veths and router namespaces.
+command -v nft >/dev/null || missing+=(nftables)
+command -v conntrack >/dev/null || missing+=(conntrack)
+command -v ip >/dev/null || missing+=(iproute2)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v mkfs.ext4 >/dev/null || missing+=(e2fsprogs)
 have_pkg busybox-static || missing+=(busybox-static)

@@ -1,0 +1,1 @@
+"""Network drivers: the host's bridges, router namespaces, dnsmasq and nftables (see ``base.py``)."""
