@@ -42,9 +42,16 @@ class Services:
         self.health = Health(self.db)
         self.resource_counts = ResourceCounts(self.db)
         self.dashboard = Dashboard(self)
+        self._network_state()
         self._compute()
         self._storage()
         self._apps()
+
+    def _network_state(self) -> None:
+        """The host's desired network state, and the one way a change reaches the host."""
+        from minicloud.services.network_state import NetworkState
+
+        self.network_state = NetworkState(self.db, self.config)
 
     def _compute(self) -> None:
         """Mini PCs: templates, key pairs, images, hosts (+ placement), networking, quotas, instances."""
