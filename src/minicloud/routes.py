@@ -170,6 +170,10 @@ ROUTES: list[Route] = [
       response=instances.ACCEPTED, errors=(409,), summary="Delete a mini PC: answers 202 with state deleting",
       tags=("instances",)),
     # ---- networks: security groups and network ACLs ------------------------------------------
+    R("PUT", "/api/v1/instances/{instance_id:uuid}/security-groups", "instances.set_security_groups",
+      instances.set_security_groups, body=instances.SECURITY_GROUPS_BODY, response=instances.INSTANCE_DETAIL,
+      errors=(409,), summary="Change a mini PC's security groups (a running one too, without a restart)",
+      tags=("instances",)),
     R("GET", "/api/v1/security-groups", "security_groups.list", security_groups.list_groups,
       query=security_groups.LIST_QUERY, response=security_groups.GROUP_PAGE,
       summary="The project's security groups with their rules (?vpc_id= filters)", tags=("security-groups",)),
