@@ -104,3 +104,27 @@ def test_another_projects_acls_and_vpcs_are_not_found(auth, alice, vpc):
     assert bob.get(f"/api/v1/network-acls/{vpc['acl_id']}").status_code == 404
     assert bob.delete(f"/api/v1/network-acls/{vpc['acl_id']}").status_code == 404
     assert bob.post(f"/api/v1/network-acls/{vpc['acl_id']}/entries", json=entry(5)).status_code == 404
+
+
+def test_parallel_entries_with_one_number_give_one_entry_and_conflicts(alice, vpc, app):
+    import threading
+
+    from conformance import ConformingClient
+
+    acl = alice.post(f"/api/v1/vpcs/{vpc['vpc_id']}/network-acls", json={"name": "race"}).json
+    results, barrier = [], threading.Barrier(8)
+
+    def add():
+        client = ConformingClient(app)
+        barrier.wait()
+        response = client.post(f"/api/v1/network-acls/{acl['id']}/entries", json=entry(100),
+                               headers={"Authorization": f"Bearer {alice.token}"})
+        results.append((response.status_code, response.json))
+
+    threads = [threading.Thread(target=add) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(status for status, _ in results) == [201] + [409] * 7
+    assert {body["error"]["code"] for status, body in results if status == 409} == {"acl_entry_exists"}

@@ -139,3 +139,34 @@ def test_changes_are_audited(alice, vpc, services):
                                 (group["id"],))
     assert [(r["action"], r["target"]) for r in rows] == [("security_groups.create", group["id"]),
                                                           ("security_groups.add_rule", group["id"])], rows
+
+
+def test_parallel_rule_adds_never_pass_the_limit(alice, vpc, app):
+    import threading
+
+    from conformance import ConformingClient
+
+    group = new_group(alice, vpc).json
+    rules = f"/api/v1/security-groups/{group['id']}/rules"
+    for port in range(50):
+        assert alice.post(rules, json={"direction": "ingress", "protocol": "tcp", "port_min": port,
+                                       "port_max": port, "cidr": "0.0.0.0/0"}).status_code == 201
+    results, barrier = [], threading.Barrier(16)
+
+    def add(port):
+        client = ConformingClient(app)
+        barrier.wait()
+        response = client.post(rules, json={"direction": "ingress", "protocol": "udp", "port_min": port,
+                                            "port_max": port, "cidr": "0.0.0.0/0"},
+                               headers={"Authorization": f"Bearer {alice.token}"})
+        results.append(response.status_code)
+
+    threads = [threading.Thread(target=add, args=(n,)) for n in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [201] * 10 + [409] * 6
+    ingress = [r for r in alice.get(f"/api/v1/security-groups/{group['id']}").json["rules"]
+               if r["direction"] == "ingress"]
+    assert len(ingress) == 60
