@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import secrets
+import shutil
 import subprocess
 import sys
 import time
@@ -102,7 +103,8 @@ class NetLab:
     # ---- the host ----
     def br_netfilter_on(self) -> None:
         """Bridged IPv4 goes through the inet family's hooks (restored by close())."""
-        run("modprobe", "br_netfilter", check=False)
+        if not BRIDGE_NF.exists() and shutil.which("modprobe"):
+            run("modprobe", "br_netfilter", check=False)
         if not BRIDGE_NF.exists():
             raise RuntimeError("br_netfilter is not available: /proc/sys/net/bridge is missing")
         if self._bridge_nf_old is None:
@@ -189,19 +191,20 @@ class NetLab:
             proc.wait(timeout=5)
 
     def tcp_connects(self, guest: Guest | str, ip: str, port: int, *, timeout: float = 1.0,
-                     source: str | None = None) -> bool:
-        """Whether a TCP connection from the namespace to ip:port completes and echoes within ``timeout``."""
-        return self._client(guest, ip, port, "tcp", timeout, source)
+                     source: str | None = None, sport: int = 0) -> bool:
+        """Whether a TCP connection from the namespace to ip:port completes and echoes within ``timeout``
+        (from address ``source`` and port ``sport`` when given)."""
+        return self._client(guest, ip, port, "tcp", timeout, source, sport)
 
     def udp_answers(self, guest: Guest | str, ip: str, port: int, *, timeout: float = 1.0,
-                    source: str | None = None) -> bool:
+                    source: str | None = None, sport: int = 0) -> bool:
         """Whether a UDP datagram from the namespace to ip:port is echoed back within ``timeout``."""
-        return self._client(guest, ip, port, "udp", timeout, source)
+        return self._client(guest, ip, port, "udp", timeout, source, sport)
 
-    def _client(self, guest: Guest | str, ip: str, port: int, proto: str, timeout: float, source: str | None
-                ) -> bool:
+    def _client(self, guest: Guest | str, ip: str, port: int, proto: str, timeout: float, source: str | None,
+                sport: int = 0) -> bool:
         done = self.exec(guest, sys.executable, "-c", _CLIENT, ip, str(port), proto, str(timeout), source or "",
-                         check=False, timeout=timeout + 10)
+                         str(sport), check=False, timeout=timeout + 10)
         return done.returncode == 0 and done.stdout.strip() == "ok"
 
 
@@ -246,12 +249,15 @@ while True:
 _CLIENT = r"""
 import socket, sys
 ip, port, proto, timeout, source = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), sys.argv[5]
+sport = int(sys.argv[6])
 kind = socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM
 s = socket.socket(socket.AF_INET, kind)
 s.settimeout(timeout)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 if source:
     s.setsockopt(socket.SOL_IP, 15, 1)  # IP_FREEBIND: send from an address the namespace may not have
-    s.bind((source, 0))
+if source or sport:
+    s.bind((source or "0.0.0.0", sport))
 try:
     if proto == "udp":
         s.sendto(b"ping", (ip, port))
