@@ -220,12 +220,19 @@ def host_model(state: HostState, sg_table: str = SG_TABLE, spoof_table: str = SP
     NICs by port)."""
     model = HostModel(table_name(sg_table), table_name(spoof_table))
     seen_ports: dict[str, str] = {}
+    seen_groups: set[int] = set()
     for vpc in sorted(state.vpcs, key=lambda v: v.number):
         zone = number(vpc.number, "VPC number (the conntrack zone)", 1, MAX_ZONE)
         groups_known = {number(g.number, "group number", 1): clean_name(g.name) for g in vpc.groups}
+        twice = sorted(seen_groups & set(groups_known))
+        if twice or len(groups_known) != len(vpc.groups):
+            raise NetworkError("group numbers used twice: " + ", ".join(f"sg{g}" for g in twice or groups_known))
+        seen_groups |= set(groups_known)
         members: dict[int, list[str]] = {g: [] for g in groups_known}
         for subnet in sorted(vpc.subnets, key=lambda s: s.number):
             bridge = ifname(subnet.bridge)
+            if bridge in model.bridges:
+                raise NetworkError(f"subnet number {subnet.number} (bridge {subnet.bridge}) is used twice")
             block = network(subnet.cidr)
             model.bridges.append(bridge)
             model.zones.append((bridge, zone, f"vpc {clean_name(vpc.name)} (vpc{vpc.number})"))
@@ -236,6 +243,8 @@ def host_model(state: HostState, sg_table: str = SG_TABLE, spoof_table: str = SP
                 part = chain_part(nic.port)
                 if part in seen_ports and seen_ports[part] != nic.port:
                     raise NetworkError(f"ports {nic.port!r} and {seen_ports[part]!r} would share chain names")
+                if part in seen_ports:
+                    raise NetworkError(f"port {nic.port} appears twice")
                 seen_ports[part] = nic.port
                 ip = address(nic.ip)
                 if ipaddress.IPv4Address(ip) not in block:
