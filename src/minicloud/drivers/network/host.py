@@ -142,7 +142,9 @@ class Dnsmasq:
                 f"--dhcp-range={network.network_address},static,{network.netmask},12h",
                 f"--dhcp-hostsfile={self.hosts}", f"--addn-hosts={self.names}",
                 f"--dhcp-option=3,{router}", f"--dhcp-option=6,{dns}",
-                f"--dhcp-leasefile={self.leases}", f"--pid-file={self.pid_file}"]
+                f"--dhcp-leasefile={self.leases}", f"--pid-file={self.pid_file}",
+                # dnsmasq reads its hosts files as "nobody"; when nobody cannot reach state_dir it stays root
+                *([] if _others_can_read(self.hosts) else ["--user=root"])]
 
     @staticmethod
     def files_for(subnet: Subnet) -> tuple[str, str]:
@@ -239,3 +241,14 @@ def _alive(pid: int) -> bool:
         return False
     state = next((line.split()[1] for line in status.splitlines() if line.startswith("State:")), "Z")
     return state not in ("Z", "X")
+
+
+def _others_can_read(path: Path) -> bool:
+    """Whether a process without our user or group (dnsmasq's "nobody") can read ``path``."""
+    for directory in path.resolve().parents:
+        try:
+            if not os.stat(directory).st_mode & 0o001:
+                return False
+        except OSError:
+            return False
+    return True

@@ -219,7 +219,8 @@ class LinuxNetworkDriver:
             changes += self._bridge(subnet.bridge, host)
             router, dns = router_addresses(subnet.cidr)
             changes += self._veth(leg_names(subnet.number), subnet.bridge, ns, host, inside,
-                                  {with_prefix(router, subnet.cidr), with_prefix(dns, subnet.cidr)})
+                                  {with_prefix(router, subnet.cidr), with_prefix(dns, subnet.cidr)},
+                                  stable_mac(0x6C, subnet.number))
             for nic in subnet.nics:  # a guest's port left off a re-made bridge is put back on it
                 port = host.get(nic.port)
                 if port is not None and port.master != subnet.bridge:
@@ -228,7 +229,8 @@ class LinuxNetworkDriver:
         inner_uplink, outer_uplink = uplink_names(vpc.number)
         if vpc.gateway_address:
             addresses = {with_prefix(vpc.gateway_address, public.cidr), *(f"{p.address}/32" for p in vpc.public_ips)}
-            changes += self._veth((inner_uplink, outer_uplink), public.bridge, ns, host, inside, addresses)
+            changes += self._veth((inner_uplink, outer_uplink), public.bridge, ns, host, inside, addresses,
+                                  stable_mac(0x75, vpc.number))
         elif outer_uplink in host or inner_uplink in inside:
             self.run.run(["ip", "-n", ns, "link", "del", inner_uplink], check=False)
             self.run.run(["ip", "link", "del", outer_uplink], check=False)
@@ -237,7 +239,7 @@ class LinuxNetworkDriver:
         return changes
 
     def _veth(self, names: tuple[str, str], bridge: str, ns: str, host: dict, inside: dict,
-              addresses: set[str]) -> list[str]:
+              addresses: set[str], mac: str) -> list[str]:
         inner, outer = names
         changes = []
         outer_link, inner_link = host.get(outer), inside.get(inner)
@@ -246,7 +248,8 @@ class LinuxNetworkDriver:
                 self.run.run(["ip", "link", "del", outer])
             if inner_link is not None:
                 self.run.run(["ip", "-n", ns, "link", "del", inner])
-            self.run.run(["ip", "link", "add", outer, "type", "veth", "peer", "name", inner, "netns", ns])
+            self.run.run(["ip", "link", "add", outer, "type", "veth", "peer", "name", inner, "address", mac,
+                          "netns", ns])
             changes.append(f"veth {outer} (bridge {bridge}) <-> {inner} (in {ns}): created")
             outer_link = inner_link = None
         if outer_link is None or outer_link.master != bridge or not outer_link.up:
@@ -277,6 +280,7 @@ class LinuxNetworkDriver:
             for route in subnet.routes:
                 if route.target == "internet_gateway" and vpc.gateway_address:
                     routes.add(("unicast", _dst(route.destination), public.gateway, "uplink"))
+                    routes.add(("unicast", str(ipaddress.ip_network(public.cidr)), "", "uplink"))  # on the link
                     has_default = has_default or _dst(route.destination) == "default"
             if not has_default:
                 routes.add(("unreachable", "default", "", ""))
@@ -453,6 +457,12 @@ class LinuxNetworkDriver:
         temporary = path.with_suffix(".tmp")
         temporary.write_text(json.dumps(record, sort_keys=True, indent=1))
         temporary.replace(path)
+
+
+def stable_mac(kind: int, number: int) -> str:
+    """A router interface's MAC, the same every time it is made (``02:<kind>:<number as 4 bytes>``), so
+    guests' ARP caches stay right when a restart or repair re-creates the router."""
+    return ":".join(f"{byte:02x}" for byte in (0x02, kind, *number.to_bytes(4, "big")))
 
 
 def _dst(cidr: str) -> str:
