@@ -51,7 +51,8 @@ class Services:
         """The host's desired network state, and the one way a change reaches the host."""
         from minicloud.services.network_state import NetworkState
 
-        self.network_state = NetworkState(self.db, self.config)
+        self.network_state = NetworkState(self.db, self.config, self.backends.network)
+        self.health.register("network", self.network_state.health)
 
     def _compute(self) -> None:
         """Mini PCs: templates, key pairs, images, hosts (+ placement), networking, quotas, instances."""
