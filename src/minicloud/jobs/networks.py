@@ -129,9 +129,12 @@ def _delete_one(job: dict, context: JobContext, project_id: uuid.UUID, vpc_id: u
         services.vpcs.delete(project_id, vpc_id)
 
 
-def system_principal(job: dict) -> Principal:
-    """Who a cascade acts as: the user who asked for it (the job's ``user_id``), for the audit of what it queues."""
-    user_id = job.get("user_id") or uuid.UUID(int=0)
+def system_principal(job: dict, context: JobContext, project_id: uuid.UUID) -> Principal:
+    """Who a cascade acts as: the user who asked for it (the job's ``user_id``), else the project's owner."""
+    user_id = job.get("user_id")
+    if user_id is None:
+        owner = context.services.db.fetchone("SELECT owner_id FROM projects WHERE id = %s", (project_id,))
+        user_id = owner["owner_id"] if owner else None
     return Principal(user_id=user_id, username="minicloud", display_name="minicloud", is_admin=True)
 
 
@@ -147,7 +150,7 @@ def delete_instance(job: dict, context: JobContext, project_id: uuid.UUID, insta
     if row["state"] != "deleting":
         project = ProjectRef(project_id, "", "admin")
         try:
-            services.instances.act(system_principal(job), project, instance_id, "delete")
+            services.instances.act(system_principal(job, context, project_id), project, instance_id, "delete")
         except ApiError:  # moved meanwhile (a user's delete): re-read below
             pass
     with services.instances.lock(instance_id):
