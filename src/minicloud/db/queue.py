@@ -134,3 +134,12 @@ def fail(conn: psycopg.Connection, job: dict, worker: str, error: str, retry_in:
     ).rowcount == 1
     _close_run(conn, job, ("retry" if retry_in is not None else "failed") if recorded else "lost", error)
     return state if recorded else None
+
+
+def record_progress(conn: psycopg.Connection, job: dict, worker: str, result: Any) -> bool:
+    """While the claimed attempt runs: its ``result`` so far (a long job's steps done), shown by its operation.
+    False when the attempt no longer holds the job."""
+    return conn.execute(
+        f"UPDATE jobs SET result = %(result)s, updated_at = now() WHERE {_THIS_ATTEMPT}",
+        {**_this_attempt(job, worker), "result": Jsonb(result)},
+    ).rowcount == 1

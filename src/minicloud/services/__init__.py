@@ -52,7 +52,8 @@ class Services:
         """The host's desired network state, and the one way a change reaches the host."""
         from minicloud.services.network_state import NetworkState
 
-        self.network_state = NetworkState(self.db, self.config)
+        self.network_state = NetworkState(self.db, self.config, self.backends.network)
+        self.health.register("network", self.network_state.health)
 
     def _security(self) -> None:
         """Security groups and network ACLs (the rules the host enforces on NICs and subnets)."""

@@ -1,8 +1,9 @@
 """The one place the drivers are built: what the services talk to libvirt, Swift and Kubernetes through.
 
 ``Backends.from_config(config)`` builds the real ones — a ``LibvirtDriver`` per host URI with the
-``[compute]`` pool and console settings, ``SwiftDriver.from_config``, ``KubernetesDriver.from_config``;
-none of them contacts its backend before it is used. Tests pass their stand-ins for any of the three
+``[compute]`` pool and console settings, ``SwiftDriver.from_config``, ``KubernetesDriver.from_config``,
+``LinuxNetworkDriver.from_config`` (its module is imported when the driver is first used); none of them
+contacts its backend before it is used. Tests pass their stand-ins for any of the four
 (``Backends.from_config(config, storage=StandinSwift())``).
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Callable
 from minicloud.config import Config
 from minicloud.drivers.compute.base import ComputeDriver
 from minicloud.drivers.containers.base import ContainerDriver
+from minicloud.drivers.network.base import Applied, Capabilities, HostState, NetworkDriver, Underneath, Vpc
 from minicloud.drivers.storage.base import StorageDriver
 
 ComputeFactory = Callable[[str], ComputeDriver]  # a host's libvirt URI -> the driver for that host
@@ -23,14 +25,17 @@ class Backends:
     compute: ComputeFactory
     storage: StorageDriver
     containers: ContainerDriver
+    network: NetworkDriver
 
     @classmethod
     def from_config(cls, config: Config, *, compute: ComputeFactory | None = None,
-                    storage: StorageDriver | None = None, containers: ContainerDriver | None = None) -> "Backends":
+                    storage: StorageDriver | None = None, containers: ContainerDriver | None = None,
+                    network: NetworkDriver | None = None) -> "Backends":
         """The real drivers from the settings, except the ones given."""
         return cls(compute=compute if compute is not None else libvirt_hosts(config),
                    storage=storage if storage is not None else _swift(config),
-                   containers=containers if containers is not None else _kubernetes(config))
+                   containers=containers if containers is not None else _kubernetes(config),
+                   network=network if network is not None else LinuxNetwork(config))
 
 
 def libvirt_hosts(config: Config) -> ComputeFactory:
@@ -57,3 +62,30 @@ def _kubernetes(config: Config) -> ContainerDriver:
     from minicloud.drivers.containers.kubernetes import KubernetesDriver
 
     return KubernetesDriver.from_config(config)
+
+
+class LinuxNetwork:
+    """The host's ``LinuxNetworkDriver`` (``from_config``), built when it is first used."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self._driver: NetworkDriver | None = None
+
+    def _real(self) -> NetworkDriver:
+        if self._driver is None:
+            from minicloud.drivers.network.linux import LinuxNetworkDriver
+
+            self._driver = LinuxNetworkDriver.from_config(self.config)
+        return self._driver
+
+    def capabilities(self) -> Capabilities:
+        return self._real().capabilities()
+
+    def apply(self, state: HostState) -> Applied:
+        return self._real().apply(state)
+
+    def underneath(self, vpc: Vpc) -> Underneath:
+        return self._real().underneath(vpc)
+
+    def teardown(self) -> tuple[str, ...]:
+        return self._real().teardown()

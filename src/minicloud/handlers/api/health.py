@@ -4,7 +4,9 @@ from __future__ import annotations
 from minicloud.web.schemas import STRING, map_of, nullable, obj
 
 LIVE = obj({"status": {"type": "string", "enum": ["ok"]}})
-_CHECK = obj({"status": {"type": "string", "enum": ["ok", "unavailable"]},
+_CHECK = obj({"status": {"type": "string", "enum": ["ok", "degraded", "off", "unavailable"],
+                         "description": "degraded / off: the network is not enforced (can_apply false under "
+                                        "enforcement auto / enforcement off); minicloud is ready all the same"},
               "error": {"type": "string", "description": "Why it is unavailable"},
               "uri": STRING, "domain_type": STRING, "url": STRING, "server": nullable(STRING),
               "version": nullable(STRING)},
@@ -12,7 +14,7 @@ _CHECK = obj({"status": {"type": "string", "enum": ["ok", "unavailable"]},
 READINESS = obj({"status": {"type": "string", "enum": ["ready", "unavailable"],
                             "description": "ready (200) when the database answers, else unavailable (503)"},
                  "database": _CHECK,
-                 "backends": map_of(_CHECK, "Each configured backend (libvirt, swift, kubernetes): reported, "
+                 "backends": map_of(_CHECK, "Each configured backend (libvirt, swift, kubernetes, network): reported, "
                                             "not required")})
 
 
