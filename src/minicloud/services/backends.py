@@ -2,7 +2,7 @@
 
 ``Backends.from_config(config)`` builds the real ones — a ``LibvirtDriver`` per host URI with the
 ``[compute]`` pool and console settings, ``SwiftDriver.from_config``, ``KubernetesDriver.from_config``,
-``LinuxNetworkDriver.from_config`` (its module is imported when the driver is first used); none of them
+``LinuxNetworkDriver.from_config``; none of them
 contacts its backend before it is used. Tests pass their stand-ins for any of the four
 (``Backends.from_config(config, storage=StandinSwift())``).
 """
@@ -14,7 +14,7 @@ from typing import Callable
 from minicloud.config import Config
 from minicloud.drivers.compute.base import ComputeDriver
 from minicloud.drivers.containers.base import ContainerDriver
-from minicloud.drivers.network.base import Applied, Capabilities, HostState, NetworkDriver, Underneath, Vpc
+from minicloud.drivers.network.base import NetworkDriver
 from minicloud.drivers.storage.base import StorageDriver
 
 ComputeFactory = Callable[[str], ComputeDriver]  # a host's libvirt URI -> the driver for that host
@@ -35,7 +35,7 @@ class Backends:
         return cls(compute=compute if compute is not None else libvirt_hosts(config),
                    storage=storage if storage is not None else _swift(config),
                    containers=containers if containers is not None else _kubernetes(config),
-                   network=network if network is not None else LinuxNetwork(config))
+                   network=network if network is not None else _linux_network(config))
 
 
 def libvirt_hosts(config: Config) -> ComputeFactory:
@@ -64,28 +64,7 @@ def _kubernetes(config: Config) -> ContainerDriver:
     return KubernetesDriver.from_config(config)
 
 
-class LinuxNetwork:
-    """The host's ``LinuxNetworkDriver`` (``from_config``), built when it is first used."""
+def _linux_network(config: Config) -> NetworkDriver:
+    from minicloud.drivers.network.linux import LinuxNetworkDriver
 
-    def __init__(self, config: Config):
-        self.config = config
-        self._driver: NetworkDriver | None = None
-
-    def _real(self) -> NetworkDriver:
-        if self._driver is None:
-            from minicloud.drivers.network.linux import LinuxNetworkDriver
-
-            self._driver = LinuxNetworkDriver.from_config(self.config)
-        return self._driver
-
-    def capabilities(self) -> Capabilities:
-        return self._real().capabilities()
-
-    def apply(self, state: HostState) -> Applied:
-        return self._real().apply(state)
-
-    def underneath(self, vpc: Vpc) -> Underneath:
-        return self._real().underneath(vpc)
-
-    def teardown(self) -> tuple[str, ...]:
-        return self._real().teardown()
+    return LinuxNetworkDriver.from_config(config)
