@@ -43,6 +43,7 @@ class Services:
         self.resource_counts = ResourceCounts(self.db)
         self.dashboard = Dashboard(self)
         self._network_state()
+        self._networks()
         self._compute()
         self._storage()
         self._apps()
@@ -52,6 +53,20 @@ class Services:
         from minicloud.services.network_state import NetworkState
 
         self.network_state = NetworkState(self.db, self.config)
+
+    def _networks(self) -> None:
+        """VPCs with their route tables and gateways, subnets, public IPs, and the defaults a VPC is born with."""
+        from minicloud.services.network_acls import NetworkAcls
+        from minicloud.services.public_ips import PublicIps
+        from minicloud.services.security_groups import SecurityGroups
+        from minicloud.services.subnets import Subnets
+        from minicloud.services.vpcs import Vpcs
+
+        self.vpcs = Vpcs(self.db, self.config, self)
+        self.subnets = Subnets(self.db, self.config, self)
+        self.public_ips = PublicIps(self.db, self.config, self)
+        self.network_acls = NetworkAcls(self.db, self.config, self)
+        self.security_groups = SecurityGroups(self.db, self.config, self)
 
     def _compute(self) -> None:
         """Mini PCs: templates, key pairs, images, hosts (+ placement), networking, quotas, instances."""
