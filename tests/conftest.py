@@ -23,6 +23,7 @@ from minicloud.app import make_app
 from minicloud.db import migrate
 from minicloud.services import Services
 from minicloud.services.backends import Backends
+from network_standin import StandinNetwork
 
 pytest_plugins = ["libvirt_fixtures", "compute_fixtures", "swift_fixtures", "kube_standin"]
 
@@ -110,6 +111,7 @@ def config(database_url, tmp_path):
         "auth.jwt_secret": "test-secret-" + "x" * 40,
         "server.default_language": "en",
         "jobs.poll_seconds": 0.1,
+        "network.state_dir": str(tmp_path / "network"),
     })
 
 
@@ -122,9 +124,13 @@ def clean_db(database_url):
 
 @pytest.fixture
 def backends(config, request):
-    """The real drivers, but the compute stand-in of tests/compute_fixtures.py when the test uses ``cloud``."""
+    """The real drivers, but the compute stand-in of tests/compute_fixtures.py when the test uses ``cloud``,
+    and the network stand-in (tests/network_standin.py) unless the test brings ``network_driver``: API tests
+    must not change the machine's network; the system tests apply to the real kernel."""
     compute = request.getfixturevalue("cloud").factory if "cloud" in request.fixturenames else None
-    return Backends.from_config(config, compute=compute)
+    network = (request.getfixturevalue("network_driver") if "network_driver" in request.fixturenames
+               else StandinNetwork())
+    return Backends.from_config(config, compute=compute, network=network)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ Columns: method, path pattern, endpoint name, handler, then options — ``auth``
 from __future__ import annotations
 
 from minicloud.handlers.api import api_keys, audit, auth, health, openapi, operations, projects
+from minicloud.handlers.api import internet_gateways, public_ips, route_tables, subnets, vpcs
 from minicloud.handlers.api import apps, buckets, objects, shared, users
 from minicloud.handlers.api import hosts, images, instances, keypairs, quotas, templates
 from minicloud.handlers.api import metrics
@@ -25,6 +26,7 @@ from minicloud.handlers.pages import instances as instances_page
 from minicloud.handlers.pages import projects as projects_page
 from minicloud.handlers.pages import storage as storage_page
 from minicloud.web.router import Route
+from minicloud.web.schemas import located
 
 R = Route
 ROUTES: list[Route] = [
@@ -102,6 +104,69 @@ ROUTES: list[Route] = [
     R("GET", "/api/v1/operations/{operation_id:uuid}", "operations.get", operations.get, auth="user",
       response=operations.OPERATION,
       summary="The state of a slow operation (of a project you are a member of)", tags=("operations",)),
+    # ---- networks: VPCs, subnets, route tables, gateways, public IPs ---------------------------
+    R("GET", "/api/v1/vpcs", "vpcs.list", vpcs.list_vpcs, query=vpcs.LIST_QUERY, response=vpcs.VPC_PAGE,
+      summary="The project's VPCs, newest first", tags=("networks",)),
+    R("POST", "/api/v1/vpcs", "vpcs.create", vpcs.create, body=vpcs.CREATE_BODY, response=located(vpcs.VPC),
+      errors=(409,), summary="Create a VPC with its main route table, default ACL and default security group",
+      tags=("networks",)),
+    R("GET", "/api/v1/vpcs/{vpc_id:uuid}", "vpcs.get", vpcs.get, response=vpcs.VPC, summary="A VPC",
+      tags=("networks",)),
+    R("PUT", "/api/v1/vpcs/{vpc_id:uuid}", "vpcs.update", vpcs.update, body=vpcs.UPDATE_BODY, response=vpcs.VPC,
+      errors=(409,), summary="Rename a VPC (its block cannot change)", tags=("networks",)),
+    R("DELETE", "/api/v1/vpcs/{vpc_id:uuid}", "vpcs.delete", vpcs.delete, query=vpcs.DELETE_QUERY,
+      status=(204, 202), response={202: vpcs.ACCEPTED}, errors=(409,),
+      summary="Delete an empty VPC (409 listing what it holds), or take it apart in a job with cascade=true",
+      tags=("networks",)),
+    R("GET", "/api/v1/vpcs/{vpc_id:uuid}/delete-plan", "vpcs.delete_plan", vpcs.delete_plan, response=vpcs.PLAN,
+      summary="What deleting the VPC takes apart, step by step in order", tags=("networks",)),
+    R("GET", "/api/v1/vpcs/{vpc_id:uuid}/subnets", "subnets.list", subnets.list_subnets,
+      response=subnets.SUBNET_PAGE, summary="The VPC's subnets with their free addresses", tags=("networks",)),
+    R("POST", "/api/v1/vpcs/{vpc_id:uuid}/subnets", "subnets.create", subnets.create, body=subnets.CREATE_BODY,
+      response=located(subnets.SUBNET), errors=(409,), summary="Create a subnet inside the VPC's block",
+      tags=("networks",)),
+    R("GET", "/api/v1/subnets/{subnet_id:uuid}", "subnets.get", subnets.get, response=subnets.SUBNET,
+      summary="A subnet", tags=("networks",)),
+    R("DELETE", "/api/v1/subnets/{subnet_id:uuid}", "subnets.delete", subnets.delete, errors=(409,),
+      summary="Delete a subnet without mini PCs", tags=("networks",)),
+    R("PUT", "/api/v1/subnets/{subnet_id:uuid}/route-table", "subnets.set_route_table", subnets.set_route_table,
+      body=subnets.ROUTE_TABLE_BODY, response=subnets.SUBNET, summary="Route the subnet by another table of its VPC",
+      tags=("networks",)),
+    R("GET", "/api/v1/vpcs/{vpc_id:uuid}/route-tables", "route_tables.list", route_tables.list_tables,
+      response=route_tables.ROUTE_TABLE_PAGE, summary="The VPC's route tables with their routes",
+      tags=("networks",)),
+    R("POST", "/api/v1/vpcs/{vpc_id:uuid}/route-tables", "route_tables.create", route_tables.create,
+      body=route_tables.CREATE_BODY, response=located(route_tables.ROUTE_TABLE), errors=(409,),
+      summary="Create a route table holding the local route", tags=("networks",)),
+    R("GET", "/api/v1/route-tables/{route_table_id:uuid}", "route_tables.get", route_tables.get,
+      response=route_tables.ROUTE_TABLE, summary="A route table with its routes", tags=("networks",)),
+    R("DELETE", "/api/v1/route-tables/{route_table_id:uuid}", "route_tables.delete", route_tables.delete,
+      errors=(409,), summary="Delete a route table no subnet uses (not the main one)", tags=("networks",)),
+    R("POST", "/api/v1/route-tables/{route_table_id:uuid}/routes", "route_tables.add_route", route_tables.add_route,
+      body=route_tables.ROUTE_BODY, response=route_tables.ROUTE_TABLE, errors=(409,),
+      summary="Add a route to the internet gateway", tags=("networks",)),
+    R("DELETE", "/api/v1/route-tables/{route_table_id:uuid}/routes/{route_id:uuid}", "route_tables.delete_route",
+      route_tables.delete_route, errors=(409,), summary="Remove a route (not the local one)", tags=("networks",)),
+    R("POST", "/api/v1/vpcs/{vpc_id:uuid}/internet-gateway", "internet_gateways.attach", internet_gateways.attach,
+      response=internet_gateways.GATEWAY, errors=(409,),
+      summary="Give the VPC its internet gateway (one per VPC; an address from the public pool)",
+      tags=("networks",)),
+    R("DELETE", "/api/v1/vpcs/{vpc_id:uuid}/internet-gateway", "internet_gateways.detach", internet_gateways.detach,
+      errors=(409,), summary="Remove the VPC's internet gateway (no route may point at it)", tags=("networks",)),
+    R("GET", "/api/v1/public-ips", "public_ips.list", public_ips.list_ips, query=public_ips.LIST_QUERY,
+      response=public_ips.PUBLIC_IP_PAGE, summary="The project's public IPs", tags=("networks",)),
+    R("POST", "/api/v1/public-ips", "public_ips.create", public_ips.create, response=located(public_ips.PUBLIC_IP),
+      errors=(409,), summary="Take an address from the public pool", tags=("networks",)),
+    R("GET", "/api/v1/public-ips/{public_ip_id:uuid}", "public_ips.get", public_ips.get,
+      response=public_ips.PUBLIC_IP, summary="A public IP", tags=("networks",)),
+    R("DELETE", "/api/v1/public-ips/{public_ip_id:uuid}", "public_ips.delete", public_ips.delete,
+      summary="Release a public IP (disassociated first)", tags=("networks",)),
+    R("POST", "/api/v1/public-ips/{public_ip_id:uuid}/associate", "public_ips.associate", public_ips.associate,
+      body=public_ips.ASSOCIATE_BODY, status=200, response=public_ips.PUBLIC_IP, errors=(409,),
+      summary="Map the address 1:1 to a mini PC in a public subnet", tags=("networks",)),
+    R("POST", "/api/v1/public-ips/{public_ip_id:uuid}/disassociate", "public_ips.disassociate",
+      public_ips.disassociate, status=200, response=public_ips.PUBLIC_IP,
+      summary="Take the address off its mini PC", tags=("networks",)),
     # ---- mini PCs (UC-02): templates, key pairs, images, hosts, quotas, instances --------------
     R("GET", "/api/v1/templates", "templates.list", templates.list_templates, auth="user", query=templates.LIST_QUERY,
       response=templates.TEMPLATE_PAGE,

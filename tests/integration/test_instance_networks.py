@@ -1,25 +1,16 @@
 """A mini PC's place in a VPC: its subnet, private IP, public IP and security groups, through the API.
-
-Needs services/vpcs.py and services/subnets.py (the VPC branch of issue 10): until they are merged
-into this tree, tests/netsec_fixtures.py stands in for ``ensure_default``, ``Subnets.get``,
-``allocate_ip`` and ``set_network_acl`` (the real ones are used as soon as they exist).
 """
 from __future__ import annotations
 
 import pytest
 
 from compute_fixtures import compute_overrides
-from netsec_fixtures import apply_jobs, clear_apply_jobs, install_network_standins, make_vpc, personal_project
+from netsec_fixtures import apply_jobs, clear_apply_jobs, make_vpc, personal_project
 
 
 @pytest.fixture
 def config(config):
     return compute_overrides(config)
-
-
-@pytest.fixture(autouse=True)
-def networks(services):
-    install_network_standins(services)
 
 
 @pytest.fixture

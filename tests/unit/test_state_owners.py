@@ -20,11 +20,17 @@ OWNERS = {  # table -> the one module that may write it
     "buckets": "services/storage.py",
     "hosts": "services/hosts.py",
     "host_reports": "services/hosts.py",
+    "vpcs": "services/vpcs.py",
+    "route_tables": "services/vpcs.py",
+    "routes": "services/vpcs.py",
+    "internet_gateways": "services/vpcs.py",
+    "subnets": "services/subnets.py",
+    "public_ips": "services/public_ips.py",
+    "network_acls": "services/network_acls.py",
+    "network_acl_entries": "services/network_acls.py",
     "security_groups": "services/security_groups.py",
     "security_group_rules": "services/security_groups.py",
     "instance_security_groups": "services/security_groups.py",
-    "network_acls": "services/network_acls.py",
-    "network_acl_entries": "services/network_acls.py",
 }
 # The table after the verb, however PostgreSQL lets it be spelled: ONLY, a schema, double quotes.
 TABLE = r'(?:ONLY\s+)?(?:"?\w+"?\s*\.\s*)?"?(\w+)"?'

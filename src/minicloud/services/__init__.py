@@ -44,6 +44,7 @@ class Services:
         self.dashboard = Dashboard(self)
         self._network_state()
         self._security()
+        self._networks()
         self._compute()
         self._storage()
         self._apps()
@@ -62,6 +63,16 @@ class Services:
 
         self.security_groups = SecurityGroups(self.db, self.config, self)
         self.network_acls = NetworkAcls(self.db, self.config, self)
+
+    def _networks(self) -> None:
+        """VPCs with their route tables and gateways, subnets and public IPs."""
+        from minicloud.services.public_ips import PublicIps
+        from minicloud.services.subnets import Subnets
+        from minicloud.services.vpcs import Vpcs
+
+        self.vpcs = Vpcs(self.db, self.config, self)
+        self.subnets = Subnets(self.db, self.config, self)
+        self.public_ips = PublicIps(self.db, self.config, self)
 
     def _compute(self) -> None:
         """Mini PCs: templates, key pairs, images, hosts (+ placement), networking, quotas, instances."""

@@ -283,8 +283,6 @@ class Instances:
         on first use; the given groups of that VPC or its default group; the subnet's lowest free address."""
         subnet_id, group_ids = body.get("subnet_id"), body.get("security_group_ids")
         if subnet_id is None:
-            if getattr(self.services, "vpcs", None) is None:  # until the VPC branch of issue 10 is merged
-                return None, None, []
             subnet_id = self.services.vpcs.ensure_default(conn, project.id)["subnet_id"]
         try:
             subnet = self.services.subnets.get(project.id, subnet_id, conn)
