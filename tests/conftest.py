@@ -197,6 +197,9 @@ class User:
     def patch(self, path, **kw):
         return self.request("PATCH", path, **kw)
 
+    def put(self, path, **kw):
+        return self.request("PUT", path, **kw)
+
     def delete(self, path, **kw):
         return self.request("DELETE", path, **kw)
 

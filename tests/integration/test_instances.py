@@ -42,7 +42,7 @@ def test_create_answers_202_pending_and_the_worker_brings_it_to_running(auth, co
     operation = alice.get(f"/api/v1/operations/{body['operation_id']}").json
     assert operation["kind"] == "instance.create" and operation["state"] == "queued"
 
-    assert work() == 1
+    assert work() == 2  # the build, and the one network.apply its NIC queued
     shown = alice.get(f"/api/v1/instances/{body['id']}").json
     assert shown["state"] == "running" and shown["status_reason"] is None
     assert shown["host"]["name"] == "local"

@@ -102,14 +102,14 @@ def test_queue_depth_instances_by_state_job_durations_and_reconcile_passes(auth,
         created = alice.post("/api/v1/instances", json={"name": name, "template_id": compute["tid"]("nano")})
         assert created.status_code == 202
     queued = scrape(admin)
-    assert value(queued, "minicloud_job_queue_depth", state="queued") == 2
+    assert value(queued, "minicloud_job_queue_depth", state="queued") == 3  # two builds, one coalesced network.apply
     assert value(queued, "minicloud_job_queue_depth", state="running") == 0
     assert value(queued, "minicloud_instances", state="pending") == 2
     instance_states = {dict(labels)["state"] for (name, labels) in queued if name == "minicloud_instances"}
     assert {"pending", "running", "stopped", "error"} <= instance_states and "deleted" not in instance_states
     assert value(queued, "minicloud_apps", state="RUNNING") == 0  # every state is there, zeros included
 
-    assert work() == 2
+    assert work() == 3
     reconcile(JobContext(config, "test", services))
     done = scrape(admin)
     assert value(done, "minicloud_job_queue_depth", state="queued") == 0

@@ -28,8 +28,11 @@ class Calls:
     def delete_plan(self, project_id, vpc_id):
         return self.plan
 
-    def release(self, conn, public_ip_id):
-        self._call("public_ips.release", public_ip_id)
+    def disassociate(self, project_id, public_ip_id):
+        self._call("public_ips.disassociate", public_ip_id)
+
+    def drop_references(self, project_id, vpc_id):
+        self._call("security_groups.drop_references", vpc_id)
 
     def delete(self, project_id, item_id):
         self._call(f"{self.kind}.delete", item_id)
@@ -37,8 +40,8 @@ class Calls:
     def delete_route_table(self, project_id, table_id):
         self._call("vpcs.delete_route_table", table_id)
 
-    def delete_internet_gateway(self, project_id, vpc_id):
-        self._call("vpcs.delete_internet_gateway", vpc_id)
+    def detach_gateway(self, project_id, vpc_id):
+        self._call("vpcs.detach_gateway", vpc_id)
 
 
 def doubles(services, plan, fail_on=None) -> list:
@@ -58,14 +61,14 @@ def db(clean_db):
 
 def _plan(vpc_id, instance_ids, ids):
     item = lambda kind, i: {"kind": kind, "id": str(i), "name": kind}  # noqa: E731
-    return [{"step": "instances", "items": [item("instance", i) for i in instance_ids]},
-            {"step": "public_ips", "items": [item("public_ip", ids["ip"])]},
-            {"step": "subnets", "items": [item("subnet", ids["subnet"])]},
-            {"step": "route_tables", "items": [item("route_table", ids["table"])]},
-            {"step": "internet_gateway", "items": [item("internet_gateway", ids["igw"])]},
-            {"step": "security_groups", "items": [item("security_group", ids["group"])]},
-            {"step": "network_acls", "items": []},
-            {"step": "vpc", "items": [item("vpc", vpc_id)]}]
+    return [{"kind": "instances", "items": [item("instance", i) for i in instance_ids]},
+            {"kind": "public_ips", "items": [item("public_ip", ids["ip"])]},
+            {"kind": "subnets", "items": [item("subnet", ids["subnet"])]},
+            {"kind": "route_tables", "items": [item("route_table", ids["table"])]},
+            {"kind": "internet_gateway", "items": [item("internet_gateway", ids["igw"])]},
+            {"kind": "security_groups", "items": [item("security_group", ids["group"])]},
+            {"kind": "network_acls", "items": []},
+            {"kind": "vpc", "items": [item("vpc", vpc_id)]}]
 
 
 def _run(services, config, db, project, vpc_id):
@@ -77,26 +80,53 @@ def _run(services, config, db, project, vpc_id):
     return db.execute("SELECT * FROM jobs WHERE id = %s", (job["id"],)).fetchone()
 
 
-def test_the_cascade_deletes_the_instances_then_each_dependent_then_the_vpc(config, services, db):
-    project = rows.user_project(db)
-    vpc = rows.vpc(db, project, "10.1.0.0/16")
-    subnet = rows.subnet(db, vpc, "10.1.1.0/24")
-    cat = rows.catalog(db)
-    pcs = [rows.instance(db, project, subnet, "10.1.1.4", cat=cat),
-           rows.instance(db, project, subnet, "10.1.1.5", state="error", cat=cat)]
-    ids = {k: uuid.uuid4() for k in ("ip", "subnet", "table", "igw", "group")}
-    log = doubles(services, _plan(vpc["id"], pcs, ids))
-    job = _run(services, config, db, project, vpc["id"])
-    assert job["state"] == "succeeded", job["last_error"]
-    states = {r["state"] for r in db.execute("SELECT state FROM instances WHERE id = ANY(%s)", (pcs,)).fetchall()}
-    assert states == {"deleted"}
-    assert log == [("public_ips.release", str(ids["ip"])), ("subnets.delete", str(ids["subnet"])),
-                   ("vpcs.delete_route_table", str(ids["table"])), ("vpcs.delete_internet_gateway", str(vpc["id"])),
-                   ("security_groups.delete", str(ids["group"])), ("vpcs.delete", str(vpc["id"]))]
-    steps = job["result"]["steps"]
+def test_the_cascade_takes_a_whole_vpc_apart_through_the_api(auth, compute, work, services, db):
+    """A VPC with mini PCs, a public IP, two subnets, a route table, a gateway, groups that name each other
+    and an ACL: one DELETE ?cascade=true, one job, everything gone but the project's public IP."""
+    alice = auth.user("alice")
+    vpc = alice.post("/api/v1/vpcs", json={"name": "lab", "cidr": "10.1.0.0/16"}).json
+    one = alice.post(f"/api/v1/vpcs/{vpc['id']}/subnets", json={"name": "one", "cidr": "10.1.1.0/24"}).json
+    two = alice.post(f"/api/v1/vpcs/{vpc['id']}/subnets", json={"name": "two", "cidr": "10.1.2.0/24"}).json
+    assert alice.post(f"/api/v1/vpcs/{vpc['id']}/internet-gateway").status_code == 201
+    table = alice.post(f"/api/v1/vpcs/{vpc['id']}/route-tables", json={"name": "public"}).json
+    assert alice.post(f"/api/v1/route-tables/{table['id']}/routes",
+                      json={"destination": "0.0.0.0/0", "target": "internet_gateway"}).status_code == 201
+    assert alice.put(f"/api/v1/subnets/{one['id']}/route-table", json={"route_table_id": table["id"]}).status_code == 200
+    web = alice.post("/api/v1/security-groups", json={"name": "web", "vpc_id": vpc["id"]}).json
+    db_group = alice.post("/api/v1/security-groups", json={"name": "db", "vpc_id": vpc["id"]}).json
+    for group, other in ((web, db_group), (db_group, web)):
+        assert alice.post(f"/api/v1/security-groups/{group['id']}/rules", json={
+            "direction": "ingress", "protocol": "tcp", "port_min": 22, "port_max": 22,
+            "source_group_id": other["id"]}).status_code == 201
+    acl = alice.post(f"/api/v1/vpcs/{vpc['id']}/network-acls", json={"name": "strict"}).json
+    assert alice.put(f"/api/v1/subnets/{two['id']}/network-acl", json={"network_acl_id": acl["id"]}).status_code == 200
+    pcs = [alice.post("/api/v1/instances", json={"name": name, "template_id": compute["tid"]("nano"),
+                                                 "subnet_id": subnet["id"], "security_group_ids": [group["id"]]}).json
+           for name, subnet, group in (("a", one, web), ("b", two, db_group))]
+    work()
+    address = alice.post("/api/v1/public-ips").json
+    assert alice.post(f"/api/v1/public-ips/{address['id']}/associate",
+                      json={"instance_id": pcs[0]["id"]}).status_code == 200
+    refused = alice.delete(f"/api/v1/vpcs/{vpc['id']}")
+    assert refused.status_code == 409 and refused.json["error"]["code"] == "vpc_has_dependents"
+
+    accepted = alice.delete(f"/api/v1/vpcs/{vpc['id']}?cascade=true")
+    assert accepted.status_code == 202, accepted.json
+    work()
+    operation = alice.get(f"/api/v1/operations/{accepted.json['operation_id']}").json
+    assert operation["state"] == "succeeded", operation
+    steps = operation["result"]["steps"]
     assert [s["step"] for s in steps] == ["instances", "public_ips", "subnets", "route_tables", "internet_gateway",
                                           "security_groups", "network_acls", "vpc"]
-    assert all(s["ok"] for s in steps) and set(steps[0]["deleted"]) == {str(p) for p in pcs}
+    assert all(s["ok"] for s in steps)
+    assert set(steps[0]["deleted"]) == {p["id"] for p in pcs}
+    assert alice.get(f"/api/v1/vpcs/{vpc['id']}").status_code == 404
+    assert {r["state"] for r in db.execute("SELECT state FROM instances").fetchall()} == {"deleted"}
+    for table_name in ("subnets", "route_tables", "internet_gateways", "security_groups", "network_acls"):
+        assert db.execute(f"SELECT count(*) AS n FROM {table_name}").fetchone()["n"] == 0, table_name
+    kept = alice.get(f"/api/v1/public-ips/{address['id']}").json
+    assert kept["instance"] is None  # the address stays the project's, on no mini PC
+    assert services.backends.network.last_state.vpcs == ()  # the host was told: nothing of it is left
 
 
 def test_a_failing_step_ends_the_cascade_and_the_operation_shows_the_steps_done(config, services, db):

@@ -8,7 +8,8 @@
   changes nothing when the host matches, so a pass that reports changes repaired drift (a bridge or a
   table removed behind our back, a host restart); it is logged.
 - ``vpc.delete`` (``{"vpc_id"}``): the cascade of ``DELETE /vpcs/{id}?cascade=true`` — each step calls the
-  owning service's delete (instances, public IPs, subnets, route tables, gateway, groups, ACLs, the VPC);
+  owning service's delete (instances, public IPs (disassociated: they stay the project's), subnets, route
+  tables, gateway, groups (rules naming them first), ACLs, the VPC);
   the result lists each step's outcome and is written as it goes (``queue.record_progress``), so the
   operation shows the steps done so far while it runs.
 """
@@ -79,7 +80,7 @@ def delete_vpc_cascade(job: dict, context: JobContext, project_id: uuid.UUID, vp
     recorded with its error and ends the cascade (what follows it would fail on what is left): its error is
     returned."""
     services = context.services
-    plan = {step["step"]: step.get("items", []) for step in services.vpcs.delete_plan(project_id, vpc_id)}
+    plan = {step["kind"]: step["items"] for step in services.vpcs.delete_plan(project_id, vpc_id)}
     for name in CASCADE_ORDER:
         items = plan.get(name, [])
         if name == "vpc":
@@ -89,7 +90,9 @@ def delete_vpc_cascade(job: dict, context: JobContext, project_id: uuid.UUID, vp
             continue
         deleted: list[str] = []
         try:
-            for item in _in_order(name, items):
+            if name == "security_groups":  # groups that name each other: their references go first
+                services.security_groups.drop_references(project_id, vpc_id)
+            for item in items:
                 _delete_one(job, context, project_id, vpc_id, name, item)
                 deleted.append(str(item["id"]))
         except Exception as exc:  # noqa: BLE001 - the step's outcome says why; the job fails after it
@@ -99,28 +102,20 @@ def delete_vpc_cascade(job: dict, context: JobContext, project_id: uuid.UUID, vp
     return None
 
 
-def _in_order(step: str, items: list[dict]) -> list[dict]:
-    """Security groups whose rules reference another group go first (a referenced group cannot go before)."""
-    if step == "security_groups":
-        return sorted(items, key=lambda item: not item.get("references_others", False))
-    return items
-
-
 def _delete_one(job: dict, context: JobContext, project_id: uuid.UUID, vpc_id: uuid.UUID, step: str,
                 item: dict) -> None:
     services = context.services
     item_id = uuid.UUID(str(item["id"]))
     if step == "instances":
         delete_instance(job, context, project_id, item_id)
-    elif step == "public_ips":
-        with services.db.connection() as conn:
-            services.public_ips.release(conn, item_id)
+    elif step == "public_ips":  # a public IP belongs to the project, not the VPC: it is only taken off
+        services.public_ips.disassociate(project_id, item_id)
     elif step == "subnets":
         services.subnets.delete(project_id, item_id)
     elif step == "route_tables":
         services.vpcs.delete_route_table(project_id, item_id)
     elif step == "internet_gateway":
-        services.vpcs.delete_internet_gateway(project_id, vpc_id)
+        services.vpcs.detach_gateway(project_id, vpc_id)
     elif step == "security_groups":
         services.security_groups.delete(project_id, item_id)
     elif step == "network_acls":

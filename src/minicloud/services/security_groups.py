@@ -137,6 +137,22 @@ class SecurityGroups:
             conn.execute("DELETE FROM security_groups WHERE id = %s", (group_id,))
             self.services.network_state.request_apply(conn)
 
+    def drop_references(self, project_id: uuid.UUID, vpc_id: uuid.UUID) -> int:
+        """Before a VPC's groups go (its cascade): remove every rule of the VPC that names one of its
+        non-default groups as the source, so groups that name each other can be deleted in any order.
+        The number of rules removed; safe to repeat."""
+        with self.db.connection() as conn:
+            owned = conn.execute("SELECT 1 FROM vpcs WHERE id = %s AND project_id = %s", (vpc_id, project_id)).fetchone()
+            if owned is None:
+                return 0
+            removed = conn.execute(
+                "DELETE FROM security_group_rules r USING security_groups g"
+                " WHERE r.security_group_id = g.id AND g.vpc_id = %(v)s AND r.source_group_id IN"
+                " (SELECT id FROM security_groups WHERE vpc_id = %(v)s AND NOT is_default)", {"v": vpc_id}).rowcount
+            if removed:
+                self.services.network_state.request_apply(conn)
+            return removed
+
     # -- rules -----------------------------------------------------------------------------------
     def add_rule(self, project_id: uuid.UUID, group_id: uuid.UUID, body: dict) -> dict:
         """An allow rule (validated by network_rules.validate_sg_rule); a source group must be of the same
