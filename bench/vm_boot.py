@@ -331,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
             "MINICLOUD_COMPUTE_DEFAULT_HOST_URI": URI,
             "MINICLOUD_COMPUTE_POOL_NAME": pool_name, "MINICLOUD_COMPUTE_POOL_PATH": str(pool_path),
             "MINICLOUD_COMPUTE_CONSOLE_LOG_DIR": str(log_dir), "MINICLOUD_COMPUTE_NETWORK_MODE": "user",
+            "MINICLOUD_NETWORK_ENFORCEMENT": "off",  # the boot alone; the network path: bench/network.py
             "MINICLOUD_COMPUTE_SSH_PORT_RANGE_START": str(ssh_base),
             "MINICLOUD_COMPUTE_SSH_PORT_RANGE_END": str(ssh_base + slots),
             "MINICLOUD_COMPUTE_DEFAULT_IMAGE": "tiny",

@@ -199,6 +199,7 @@ def compute_settings(env: dict) -> dict:
     return {
         "compute.default_host_uri": env["uri"],
         "compute.network_mode": "user",
+        "network.enforcement": "off",  # SSH on forwarded loopback ports; VPC guests: test_vpc_guests.py
         "compute.pool_name": env["pool_name"],
         "compute.pool_path": env["pool_path"],
         "compute.console_log_dir": env["log_dir"],

@@ -89,7 +89,10 @@ def create(job: dict, context: JobContext, instance: dict) -> dict:
     if instance is None or instance["state"] != "building":
         return {"instance_id": str(instance_id), "skipped": True}
     driver = services.hosts.driver_for(host)
-    artefacts = driver.create(services.instances.spec(instance, gpus))
+    spec = services.instances.spec(instance, gpus)
+    if spec.nic.mode == "bridge":  # its subnet's bridge, lease and rules exist before the guest's first packet
+        services.network_state.apply_now()
+    artefacts = driver.create(spec)
     try:
         addresses = driver.addresses(instance["domain_name"])
     except ComputeError:
@@ -101,6 +104,8 @@ def create(job: dict, context: JobContext, instance: dict) -> dict:
 
 @_instance_job("instance.start", "instance.start_failed", ("starting",))
 def start(job: dict, context: JobContext, instance: dict) -> dict:
+    if (instance.get("nic") or {}).get("mode") == "bridge":  # after a host restart its bridge may be gone
+        context.services.network_state.apply_now()
     _driver(context.services, instance).start(instance["domain_name"])
     context.services.instances.started(instance["id"])
     return {"instance_id": str(instance["id"]), "state": "running"}
