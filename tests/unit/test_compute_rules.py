@@ -63,3 +63,31 @@ def test_nic_mode_and_connection_info():
     assert mac_for("x") == mac_for("x") and mac_for("x").startswith("52:54:00:")
     info = auto.connection_info({"nic": {"mode": "user", "ssh_port": 22001}, "addresses": []}, "debian")
     assert info == {"addresses": ["127.0.0.1"], "ssh": "ssh -p 22001 debian@127.0.0.1"}
+
+
+def test_guests_attach_to_their_subnets_bridge_only_on_the_local_system_host_with_enforcement_on():
+    class Cfg:
+        def __init__(self, **values):
+            self.values = {"network.enforcement": "auto", "compute.network_mode": "auto", **values}
+
+        def get(self, key):
+            return self.values[key]
+
+    auto = Networking(Cfg())
+    assert auto.bridges_on({"uri": "qemu:///system"})
+    for uri in ("qemu+ssh://node2/system", "qemu:///session", "test:///default"):
+        assert not auto.bridges_on({"uri": uri}), uri
+    assert not Networking(Cfg(**{"network.enforcement": "off"})).bridges_on({"uri": "qemu:///system"})
+    assert not Networking(Cfg(**{"compute.network_mode": "user"})).bridges_on({"uri": "qemu:///system"})
+
+
+def test_a_bridge_nic_survives_the_round_trip_through_the_instance_row():
+    from minicloud.drivers.compute.base import NicSpec
+
+    nic = NicSpec(mode="bridge", bridge="mcbr-4", target="mct0123456789ab", mac="52:54:00:01:02:03", ip="10.0.1.4")
+    stored = Networking.as_json(nic)
+    assert stored == {"mode": "bridge", "bridge": "mcbr-4", "target": "mct0123456789ab",
+                      "mac": "52:54:00:01:02:03", "ip": "10.0.1.4"}
+    assert Networking.from_json(stored) == nic
+    info = Networking(None).connection_info({"nic": stored, "addresses": []}, "debian")
+    assert info == {"addresses": ["10.0.1.4"], "ssh": "ssh debian@10.0.1.4"}

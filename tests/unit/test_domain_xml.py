@@ -11,6 +11,7 @@ from minicloud.drivers.compute.base import ComputeError, GpuDevice, ImageSpec, I
 from minicloud.drivers.compute.libvirt import (
     domain_type_from_capabilities,
     gpu_from_nodedev_xml,
+    bridges_of,
     isolated_network_xml,
     parse_pci_address,
     render_domain_xml,
@@ -146,6 +147,47 @@ def test_default_cmdline_when_the_image_has_none():
     image = ImageSpec(name="deb", disk_path="/d.qcow2", kernel_path="/k", initrd_path="/i")
     root = ET.fromstring(render(make_spec(image=image)))
     assert root.findtext("os/cmdline") == "root=/dev/vda rw console=ttyS0 no_timer_check"
+
+
+BRIDGE_NIC = NicSpec(mode="bridge", bridge="mcbr-7", target="mct0b6f3c1e5a8e", mac="52:54:00:12:34:AB",
+                     ip="10.0.1.4")
+
+
+def test_a_bridge_nic_is_a_tap_of_its_own_name_on_the_subnets_bridge(tmp_path):
+    spec = make_spec(nic=BRIDGE_NIC)
+    xml = render(spec)
+    root = ET.fromstring(xml)
+    interfaces = root.findall("devices/interface")
+    assert len(interfaces) == 1
+    iface = interfaces[0]
+    assert iface.get("type") == "bridge"
+    assert iface.find("source").attrib == {"bridge": "mcbr-7"}
+    assert iface.find("target").attrib == {"dev": "mct0b6f3c1e5a8e"}
+    assert iface.find("mac").get("address") == "52:54:00:12:34:ab"
+    assert iface.find("model").get("type") == "virtio"
+    assert root.find(f"{QEMU_NS}commandline") is None and "xmlns:qemu" not in xml  # no user networking too
+    assert "<source network=" not in xml  # not on the shared isolated network
+    assert bridges_of(xml) == ["mcbr-7"]
+    validate(xml, tmp_path)
+
+
+@pytest.mark.parametrize("nic, says", [
+    (NicSpec(mode="bridge", target="mct0b6f3c1e5a8e"), "bridge"),                     # no bridge
+    (NicSpec(mode="bridge", bridge="mcbr-7"), "tap"),                                 # no tap name
+    (NicSpec(mode="bridge", bridge="mcbr-7", target="mct0b6f3c1e5a8e0"), "tap"),      # 16 characters
+    (NicSpec(mode="bridge", bridge="mcbr 7", target="mct0b6f3c1e5a8e"), "bridge"),    # a space
+    (NicSpec(mode="bridge", bridge="mcbr-7", target="vnet12"), "vnet"),              # libvirt's own prefix
+    (NicSpec(mode="bridge", bridge="mcbr-7", target="mct1", ip="10.0.1.300"), "IPv4"),
+    (NicSpec(mode="macvtap"), "Unknown NIC mode"),
+])
+def test_an_incomplete_or_unusable_bridge_nic_is_refused_before_rendering(nic, says):
+    with pytest.raises(ComputeError, match=says):
+        render(make_spec(nic=nic))
+
+
+def test_bridges_of_a_definition_without_bridge_nics_is_empty():
+    assert bridges_of(render(make_spec())) == []
+    assert bridges_of(render(make_spec(nic=NicSpec(mode="network", network="minicloud-isolated")))) == []
 
 
 def test_bad_nic_and_pci_address_are_compute_errors():

@@ -150,3 +150,15 @@ def test_iso_keeps_utf8():
     files = SeedFiles(meta_data="instance-id: x\n", user_data="#cloud-config\nfinal_message: 안녕하세요\n",
                       network_config="version: 2\n")
     assert read_iso(build_iso(files))["user-data"] == files.user_data
+
+
+def test_a_bridge_nic_asks_the_subnets_dhcp_for_its_static_lease():
+    """On a subnet's bridge the guest takes DHCP by its MAC; the subnet's dnsmasq holds the static lease
+    (the address is named in a comment for the person reading the seed, not configured statically)."""
+    nic = NicSpec(mode="bridge", bridge="mcbr-3", target="mct7d1f0000aaaa", mac="52:54:00:01:02:03", ip="10.0.1.4")
+    text = render_seed(make_spec(nic=nic)).network_config
+    net = yaml.safe_load(text)
+    assert net == {"version": 2, "ethernets": {"primary": {"match": {"macaddress": "52:54:00:01:02:03"},
+                                                           "dhcp4": True}}}
+    assert "static lease" in text and "(10.0.1.4)" in text
+    assert "10.0.1.4" not in render_seed(make_spec()).network_config

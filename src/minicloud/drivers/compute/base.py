@@ -87,15 +87,28 @@ class ImageSpec:
     default_user: str = "student"
 
 
+NIC_MODES = ("network", "user", "bridge")
+
+
 @dataclass(frozen=True)
 class NicSpec:
-    """One network interface. ``mode`` is "network" (a libvirt network, DHCP) or "user"
-    (QEMU user networking with SSH forwarded from 127.0.0.1:ssh_port)."""
+    """One network interface. ``mode`` is one of ``NIC_MODES``:
+
+    - "network": on the libvirt network ``network`` (isolated, DHCP from libvirt's dnsmasq);
+    - "user": QEMU user networking with SSH forwarded from 127.0.0.1:``ssh_port``;
+    - "bridge": a tap named ``target`` (``drivers.network.base.tap_name``, at most 15 characters,
+      never starting with libvirt's reserved "vnet") enslaved to the Linux bridge ``bridge`` (the
+      subnet's ``mcbr-<n>``, made by the network driver, not by the compute driver); ``ip`` is
+      the NIC's static private address, which the subnet's DHCP server hands to ``mac``.
+    """
 
     mode: str
     network: str | None = None
     mac: str | None = None
     ssh_port: int | None = None
+    bridge: str | None = None
+    target: str | None = None
+    ip: str | None = None
 
 
 @dataclass(frozen=True)
@@ -142,15 +155,18 @@ class ComputeDriver(Protocol):
         exist and the domain is running (``state`` says "running", ``list_domains`` and
         ``list_volumes`` show it and its ``-disk.qcow2`` / ``-seed.iso`` volumes).
 
+        A "bridge" NIC's tap ``target`` is enslaved to ``bridge`` while the domain runs.
+
         Raises ForeignDomain (name without the prefix; nothing is touched), ComputeError (a
-        missing image file, an image changed under the same name, no room), HostUnavailable.
+        missing image file, an image changed under the same name, no room, a "bridge" NIC whose
+        bridge does not exist on the host: nothing is defined then), HostUnavailable.
         Repeat: safe. Parts already present are reused, not duplicated; a domain already defined
         is not redefined (its current definition stays) and is started when it is stopped."""
 
     def start(self, domain_name: str) -> None:
         """Afterwards the domain is running (a paused one is resumed).
 
-        Raises DomainNotFound, ForeignDomain, HostUnavailable. Repeat: safe (running is a no-op)."""
+        Raises ComputeError when a bridge its NIC attaches to is missing on the host, DomainNotFound, ForeignDomain, HostUnavailable. Repeat: safe (running is a no-op)."""
 
     def stop(self, domain_name: str, timeout: float) -> None:
         """Afterwards the domain is shut off: ACPI shutdown first, forced off after ``timeout`` seconds

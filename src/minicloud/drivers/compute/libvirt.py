@@ -11,7 +11,10 @@ What it builds on a host, for a domain ``mc-<uuid>``, all inside one directory s
   virtio disk ``vdb``;
 * the domain itself, from ``configs/libvirt/domain.xml.j2``;
 * for a NIC in "network" mode whose libvirt network is missing or stopped: that network, defined
-  as an isolated one (bridge + DHCP, never a ``<forward>``) and started.
+  as an isolated one (bridge + DHCP, never a ``<forward>``) and started;
+* for a NIC in "bridge" mode nothing: the subnet's Linux bridge is the network driver's
+  (drivers/network/); ``create`` and ``start`` refuse with ComputeError while it is missing, and
+  libvirt makes the tap (``<target dev>``, e.g. ``mct0123456789ab``) when the guest starts.
 
 Concurrency: one ``virConnect`` per driver object, shared by all threads (libvirt connections
 are thread-safe). A lock guards opening it; it is reopened when ``isAlive()`` says it dropped,
@@ -31,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import re
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -53,8 +57,10 @@ from .base import (
     GpuDevice,
     HostInfo,
     HostUnavailable,
+    NIC_MODES,
     ImageSpec,
     InstanceSpec,
+    NicSpec,
     WrongState,
 )
 from .seed import build_iso, default_mac, render_seed
@@ -73,6 +79,11 @@ STATES = {
     libvirt.VIR_DOMAIN_CRASHED: "crashed",
     libvirt.VIR_DOMAIN_PMSUSPENDED: "pmsuspended",
 }
+
+# A host interface name (IFNAMSIZ - 1 = 15 characters), as libvirt passes it to the kernel.
+_IFNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}")
+# Tap names libvirt (or the hypervisor) keeps for generated ones; a <target dev> with them is ignored.
+RESERVED_TAP_PREFIXES = ("vnet", "vif", "macvtap", "macvlan")
 
 # How long a console stream waits for the guest's echo after typing (see _console_exchange).
 CONSOLE_ECHO_SECONDS = 3.0
@@ -120,15 +131,43 @@ def parse_pci_address(address: str) -> dict[str, str]:
         raise ComputeError(f"Not a PCI address: {address!r} (expected DDDD:BB:SS.F).") from None
 
 
+def check_nic(nic: NicSpec) -> None:
+    """ComputeError unless ``nic`` is complete for its mode (see NicSpec): nothing is rendered otherwise."""
+    if nic.mode not in NIC_MODES:
+        raise ComputeError(f"Unknown NIC mode {nic.mode!r} (expected one of {', '.join(NIC_MODES)}).")
+    if nic.mode == "network" and not nic.network:
+        raise ComputeError("A NIC in 'network' mode needs the name of a libvirt network.")
+    if nic.mode != "bridge":
+        return
+    for what, value in (("bridge", nic.bridge), ("tap (target)", nic.target)):
+        if not value or not _IFNAME.fullmatch(value):
+            raise ComputeError(f"A NIC in 'bridge' mode needs a {what} name of 1 to 15 letters, digits, '-', '_' "
+                               f"or '.' (got {value!r}).")
+    if nic.ip is not None:
+        try:
+            ipaddress.IPv4Address(nic.ip)
+        except ValueError:
+            raise ComputeError(f"A NIC's private address must be an IPv4 address (got {nic.ip!r}).") from None
+    if nic.target.startswith(RESERVED_TAP_PREFIXES):
+        # libvirt silently replaces such a name with one of its own (vnet0, vnet1, ...), and the host's
+        # rules, which match the tap by name, would then miss it.
+        raise ComputeError(f"The tap name {nic.target!r} starts with a prefix libvirt reserves "
+                           f"({', '.join(RESERVED_TAP_PREFIXES)}).")
+
+
+def bridges_of(domain_xml: str) -> list[str]:
+    """The Linux bridges the ``<interface type='bridge'>`` NICs of a domain definition attach to."""
+    root = ET.fromstring(domain_xml)
+    return [src.get("bridge") for src in root.findall("./devices/interface[@type='bridge']/source")
+            if src.get("bridge")]
+
+
 def render_domain_xml(spec: InstanceSpec, *, domain_type: str, disk_path: str, seed_path: str,
                       log_dir: str, kernel_path: str | None = None, initrd_path: str | None = None,
                       templates_dir: Path | str | None = None) -> str:
     """The domain XML for ``spec`` from configs/libvirt/domain.xml.j2 (paths are on the host)."""
     nic = spec.nic
-    if nic.mode not in ("network", "user"):
-        raise ComputeError(f"Unknown NIC mode {nic.mode!r} (expected 'network' or 'user').")
-    if nic.mode == "network" and not nic.network:
-        raise ComputeError("A NIC in 'network' mode needs the name of a libvirt network.")
+    check_nic(nic)
     env = _xml_env(Path(templates_dir) if templates_dir else LIBVIRT_TEMPLATES_DIR)
     gpus = [dict(parse_pci_address(g.address), name=g.name) for g in spec.gpus]
     return env.get_template("domain.xml.j2").render(
@@ -144,6 +183,7 @@ def render_domain_xml(spec: InstanceSpec, *, domain_type: str, disk_path: str, s
         initrd_path=initrd_path,
         cmdline=spec.image.cmdline or DEFAULT_CMDLINE,
         nic={"mode": nic.mode, "network": nic.network, "ssh_port": nic.ssh_port,
+             "bridge": nic.bridge, "target": nic.target,
              "mac": (nic.mac or default_mac(spec.domain_name)).lower()},
         gpus=gpus,
         log_file=os.path.join(log_dir, f"{spec.domain_name}.log"),
@@ -483,7 +523,10 @@ class LibvirtDriver:
     def create(self, spec: InstanceSpec) -> Artefacts:
         calls = self._begin()
         _require_ours(spec.domain_name, "create")
+        check_nic(spec.nic)
         with self._name_lock(spec.domain_name):
+            if spec.nic.mode == "bridge":
+                self._require_bridge(spec.nic.bridge)  # before anything is uploaded or defined
             domain_type = self.domain_type()
             pool = self._pool()
             base = self._ensure_base(pool, spec.image)
@@ -534,6 +577,42 @@ class LibvirtDriver:
                     return
                 raise
 
+    def _require_bridge(self, bridge: str) -> None:
+        """ComputeError unless the Linux bridge ``bridge`` exists on the host.
+
+        Asked through libvirt's interface driver (``interfaceLookupByName``: works on a remote host
+        too); where that driver is missing, a local host's ``/sys/class/net/<bridge>/bridge`` decides."""
+        conn = self.connection()
+        missing = ComputeError(
+            f"The bridge {bridge} does not exist on {self.uri}: a subnet's bridge is made by minicloud's network "
+            "driver when the network state is applied; apply it (or wait for the network reconciler) and retry.")
+        try:
+            self._record(f"interfaceLookupByName({bridge})")
+            xml = conn.interfaceLookupByName(bridge).XMLDesc(0)
+        except libvirt.libvirtError as exc:
+            code = exc.get_error_code()
+            if code == libvirt.VIR_ERR_NO_INTERFACE:
+                raise missing from None
+            if self._is_connection_error(exc):
+                with self._errors(f"Could not look up the bridge {bridge}"):
+                    raise
+            if not self.is_local:  # no interface driver there: let defining/starting the domain tell
+                return
+            if not os.path.isdir(f"/sys/class/net/{bridge}/bridge"):
+                raise missing from None
+            return
+        if ET.fromstring(xml).get("type") != "bridge":
+            raise ComputeError(f"The interface {bridge} on {self.uri} is not a bridge: a mini PC's NIC cannot "
+                               "attach to it.")
+
+    def _require_bridges_of(self, dom: libvirt.virDomain, name: str) -> None:
+        """ComputeError when a bridge the (inactive) definition of ``dom`` attaches to is missing."""
+        with self._errors(f"Could not read the definition of {name}"):
+            self._record(f"XMLDesc({name}, INACTIVE)")
+            xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+        for bridge in bridges_of(xml):
+            self._require_bridge(bridge)
+
     def _require(self, name: str, action: str) -> libvirt.virDomain:
         _require_ours(name, action)
         dom = self._lookup_domain(name)
@@ -544,7 +623,12 @@ class LibvirtDriver:
     @_public
     def start(self, domain_name: str) -> None:
         self._begin()
-        self._start(self._require(domain_name, "start"), domain_name)
+        dom = self._require(domain_name, "start")
+        with self._errors(f"Could not start the mini PC {domain_name}"):
+            running = dom.isActive()
+        if not running:
+            self._require_bridges_of(dom, domain_name)
+        self._start(dom, domain_name)
 
     @_public
     def stop(self, domain_name: str, timeout: float) -> None:

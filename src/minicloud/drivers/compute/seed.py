@@ -89,6 +89,8 @@ def render_seed(spec: InstanceSpec, mac: str | None = None, templates_dir: Path 
         "ssh_keys": [k.strip() for k in spec.ssh_keys if k and k.strip()],
         "password_hash": spec.password_hash,
         "mac": mac,
+        "nic_mode": spec.nic.mode,
+        "ip": spec.nic.ip or "",
     }
     meta_data = env.get_template("meta-data.j2").render(context)
     ours = env.get_template("user-data.j2").render(context)
