@@ -8,7 +8,7 @@
 #
 # Environment:
 #   PYTHON=python3.12           the interpreter for .venv (default: python3 on PATH; 3.11+)
-#   MINICLOUD_DEPS=runtime      skip test/bench-only things (chromium, wrk, the [test] extra)
+#   MINICLOUD_DEPS=runtime      skip test/bench-only things (chromium, wrk, iperf3, the [test] extra)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
@@ -99,6 +99,8 @@ command -v ssh >/dev/null || missing+=(openssh-client)
 if [ "$profile" = all ]; then
   command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing+=(chromium)
   command -v wrk >/dev/null || missing+=(wrk)
+  # iperf3: bench/network.py's throughput between namespaces (else it falls back to a Python sender).
+  command -v iperf3 >/dev/null || missing+=(iperf3)
   # A Korean font, so the browser tests' screenshots show Hangul rather than empty boxes.
   have_pkg fonts-nanum || missing+=(fonts-nanum)
   # xmllint, which virt-xml-validate runs to check rendered domain XML against libvirt's schema.

@@ -26,6 +26,10 @@ SMALLEST = {
     "app_deploy.py": (["--apps", "3", "--rounds", "1"], ["measured through: service:", "ratio control plane"]),
     "scale.py": (["--sizes", "100,200", "--projects", "5", "--domains", "100", "--requests", "2"],
                  ["reconciler pass", "libvirt calls per pass"]),
+    "network.py": (["--rounds", "1", "--seconds", "1", "--pings", "200", "--connects", "20", "--changes", "3",
+                    "--rules", "1,10", "--nics", "2,10"],
+                   ["ratio enforced/bare0: throughput", "ratio enforced/bare1: throughput", "rule change -> enforced",
+                    "apply time from the small state", "throughput with 10 rules ÷ with 1 rule"]),
     "vm_boot.py": (["--count", "1", "--warmup", "0"], ["ratio platform/direct", "job waiting in the queue"]),
 }
 
