@@ -4,7 +4,7 @@ Each instance gets one NIC on its host:
 
 - "bridge": a tap on its subnet's Linux bridge (``mcbr-<subnet number>``, built with the subnet's
   router, dnsmasq and rules by the network driver), with its static private address handed out by
-  the subnet's DHCP. Chosen when ``[network] enforcement = "auto"``, ``[compute] network_mode =
+  the subnet's DHCP. Chosen when ``[network] enforcement`` is not "off", ``[compute] network_mode =
   "auto"``, the host is this machine's ``qemu:///system`` (where this host's network driver builds
   the bridges) and the instance has a subnet and a private address;
 - otherwise as before: an isolated libvirt network with DHCP ("network"), or QEMU user networking
@@ -49,7 +49,7 @@ class Networking:
 
     def bridges_on(self, host: dict) -> bool:
         """Whether guests on ``host`` attach to their subnet's bridge (see the module docstring)."""
-        if self.config.get("network.enforcement") != "auto" or self.config.get("compute.network_mode") != "auto":
+        if self.config.get("network.enforcement") == "off" or self.config.get("compute.network_mode") != "auto":
             return False
         uri = urlparse(host["uri"])
         return uri.scheme == "qemu" and not uri.netloc and uri.path == "/system"
