@@ -485,7 +485,9 @@ def _family_and_name(text: str, fallback: str) -> tuple[str, str, str]:
 
 def _nic_fingerprints(state: HostState) -> dict[str, str]:
     """Per NIC (``<vpc>/<ip>``) a digest of what it may exchange: its groups' rules and, for rules naming a
-    group, that group's current members. A changed digest means its allowed peers may have shrunk."""
+    group, that group's current members. A changed digest means its allowed peers may have shrunk. Each
+    group's digest is computed once and shared by its members (cost grows with rules + NICs, not their
+    product)."""
     fingerprints = {}
     for vpc in state.vpcs:
         members: dict[int, list[str]] = {}
@@ -493,14 +495,14 @@ def _nic_fingerprints(state: HostState) -> dict[str, str]:
             for nic in subnet.nics:
                 for group in nic.groups:
                     members.setdefault(group, []).append(nic.ip)
-        groups = {g.number: g for g in vpc.groups}
+        peers_of = {number: sorted(ips) for number, ips in members.items()}
+        group_digest = {}
+        for group in vpc.groups:
+            rules = [[rule.direction, rule.protocol, rule.port_min, rule.port_max, rule.cidr,
+                      peers_of.get(rule.source_group, []) if rule.source_group else None] for rule in group.rules]
+            group_digest[group.number] = _digest(json.dumps(sorted(rules, key=json.dumps)))
         for subnet in vpc.subnets:
             for nic in subnet.nics:
-                rules = []
-                for number in sorted(nic.groups):
-                    for rule in groups.get(number, None).rules if number in groups else ():
-                        peers = sorted(members.get(rule.source_group, [])) if rule.source_group else None
-                        rules.append([rule.direction, rule.protocol, rule.port_min, rule.port_max, rule.cidr, peers])
                 fingerprints[f"{vpc.number}/{nic.ip}"] = _digest(json.dumps(
-                    [nic.mac, subnet.number, sorted(rules, key=json.dumps)]))
+                    [nic.mac, subnet.number, [group_digest.get(number, "") for number in sorted(nic.groups)]]))
     return fingerprints
