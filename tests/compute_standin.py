@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from minicloud.drivers.compute.base import (
     DOMAIN_PREFIX,
     Artefacts,
+    ComputeError,
     DomainNotFound,
     ForeignDomain,
     GpuDevice,
@@ -36,6 +37,7 @@ class StandinCloud:
     failures: dict[str, list[Exception]] = field(default_factory=dict)  # method -> exceptions to raise next
     leases: dict[str, list[str]] = field(default_factory=dict)          # domain -> DHCP addresses
     typed: dict[str, list[str]] = field(default_factory=dict)           # domain -> console input
+    bridges: set[str] = field(default_factory=set)                      # Linux bridges on the hosts
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add_host(self, uri: str, vcpus: int = 8, ram_mib: int = 16384, gpus: int = 0, domain_type: str = "qemu"):
@@ -103,6 +105,8 @@ class StandinDriver:
 
     def create(self, spec: InstanceSpec) -> Artefacts:
         domains = self._ours("create", spec.domain_name)
+        if spec.nic.mode == "bridge" and spec.nic.bridge not in self.cloud.bridges:  # as libvirt.py: nothing defined
+            raise ComputeError(f"The bridge {spec.nic.bridge} does not exist on this host.")
         domain = domains.get(spec.domain_name)
         if domain is None:  # an existing definition is reused, as libvirt's is
             domain = domains[spec.domain_name] = {"spec": spec, "vcpus": spec.vcpus, "ram_mib": spec.ram_mib,

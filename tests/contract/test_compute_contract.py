@@ -10,6 +10,8 @@ below: a part an implementation cannot exercise names the reason and where it is
 """
 from __future__ import annotations
 
+import dataclasses
+
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ from libvirt_fixtures import remove_pool
 from minicloud.drivers.compute.base import (
     DOMAIN_PREFIX,
     ComputeDriver,
+    ComputeError,
     DomainNotFound,
     ForeignDomain,
     HostUnavailable,
@@ -286,6 +289,18 @@ def test_create_builds_a_running_domain_and_again_reuses_it(host):
     with pytest.raises(ForeignDomain):
         host.driver.create(host.spec("vm-without-prefix"))
     assert host.driver.state("vm-without-prefix") is None
+
+
+@pytest.mark.parametrize("host", covering("create"), indirect=True)
+def test_create_on_a_missing_bridge_is_refused_and_defines_nothing(host):
+    name = f"{DOMAIN_PREFIX}{uuid.uuid4()}"
+    host.placed.append(name)
+    spec = dataclasses.replace(host.spec(name), nic=NicSpec(mode="bridge", bridge=f"mcbr-{uuid.uuid4().int % 10**9}",
+                                                           target="mct" + uuid.uuid4().hex[:12],
+                                                           mac="52:54:00:12:34:56", ip="10.0.0.4"))
+    with pytest.raises(ComputeError):
+        host.driver.create(spec)
+    assert host.driver.state(name) is None and our_volumes(host, name) == []
 
 
 @pytest.mark.parametrize("host", covering("start"), indirect=True)
