@@ -15,6 +15,7 @@ from minicloud.handlers.api import api_keys, audit, auth, health, openapi, opera
 from minicloud.handlers.api import apps, buckets, objects, shared, users
 from minicloud.handlers.api import hosts, images, instances, keypairs, quotas, templates
 from minicloud.handlers.api import metrics
+from minicloud.handlers.api import network_acls, security_groups
 from minicloud.handlers.pages import admin as admin_page
 from minicloud.handlers.pages import apps as apps_page
 from minicloud.handlers.pages import audit as audit_page
@@ -170,6 +171,47 @@ ROUTES: list[Route] = [
     R("DELETE", "/api/v1/instances/{instance_id:uuid}", "instances.delete", instances.delete, status=202,
       response=instances.ACCEPTED, errors=(409,), summary="Delete a mini PC: answers 202 with state deleting",
       tags=("instances",)),
+    # ---- networks: security groups and network ACLs ------------------------------------------
+    R("PUT", "/api/v1/instances/{instance_id:uuid}/security-groups", "instances.set_security_groups",
+      instances.set_security_groups, body=instances.SECURITY_GROUPS_BODY, response=instances.INSTANCE_DETAIL,
+      errors=(409,), summary="Change a mini PC's security groups (a running one too, without a restart)",
+      tags=("instances",)),
+    R("GET", "/api/v1/security-groups", "security_groups.list", security_groups.list_groups,
+      query=security_groups.LIST_QUERY, response=security_groups.GROUP_PAGE,
+      summary="The project's security groups with their rules (?vpc_id= filters)", tags=("security-groups",)),
+    R("POST", "/api/v1/security-groups", "security_groups.create", security_groups.create,
+      body=security_groups.CREATE_BODY, response=security_groups.GROUP, errors=(409,),
+      summary="Create a security group in a VPC: no ingress rule, egress to anywhere", tags=("security-groups",)),
+    R("GET", "/api/v1/security-groups/{group_id:uuid}", "security_groups.get", security_groups.get,
+      response=security_groups.GROUP, summary="A security group with its rules", tags=("security-groups",)),
+    R("DELETE", "/api/v1/security-groups/{group_id:uuid}", "security_groups.delete", security_groups.delete,
+      errors=(409,), summary="Delete a security group (409 while in use, and for the VPC's default group)",
+      tags=("security-groups",)),
+    R("POST", "/api/v1/security-groups/{group_id:uuid}/rules", "security_groups.add_rule",
+      security_groups.add_rule, body=security_groups.RULE_BODY, response=security_groups.RULE, errors=(409,),
+      summary="Add an allow rule (a cidr or a source group; 60 per direction)", tags=("security-groups",)),
+    R("DELETE", "/api/v1/security-groups/{group_id:uuid}/rules/{rule_id:uuid}", "security_groups.delete_rule",
+      security_groups.delete_rule, summary="Remove a rule", tags=("security-groups",)),
+    R("GET", "/api/v1/vpcs/{vpc_id:uuid}/network-acls", "network_acls.list", network_acls.list_acls,
+      query=network_acls.LIST_QUERY, response=network_acls.ACL_PAGE,
+      summary="The VPC's network ACLs with their entries and subnets", tags=("network-acls",)),
+    R("POST", "/api/v1/vpcs/{vpc_id:uuid}/network-acls", "network_acls.create", network_acls.create,
+      body=network_acls.CREATE_BODY, response=network_acls.ACL, errors=(409,),
+      summary="Create a network ACL: without entries it denies everything", tags=("network-acls",)),
+    R("GET", "/api/v1/network-acls/{acl_id:uuid}", "network_acls.get", network_acls.get,
+      response=network_acls.ACL, summary="A network ACL with its entries and subnets", tags=("network-acls",)),
+    R("DELETE", "/api/v1/network-acls/{acl_id:uuid}", "network_acls.delete", network_acls.delete, errors=(409,),
+      summary="Delete a network ACL (409 while subnets use it, and for the VPC's default ACL)",
+      tags=("network-acls",)),
+    R("POST", "/api/v1/network-acls/{acl_id:uuid}/entries", "network_acls.add_entry", network_acls.add_entry,
+      body=network_acls.ENTRY_BODY, response=network_acls.ENTRY, errors=(409,),
+      summary="Add a numbered allow/deny entry (1-32766, unique per direction, 20 per direction)",
+      tags=("network-acls",)),
+    R("DELETE", "/api/v1/network-acls/{acl_id:uuid}/entries/{entry_id:uuid}", "network_acls.delete_entry",
+      network_acls.delete_entry, summary="Remove an entry", tags=("network-acls",)),
+    R("PUT", "/api/v1/subnets/{subnet_id:uuid}/network-acl", "network_acls.associate", network_acls.associate,
+      body=network_acls.ASSOCIATE_BODY, response=network_acls.ASSOCIATION,
+      summary="Filter a subnet with another network ACL of its VPC", tags=("network-acls",)),
     # ---- storage (UC-04): buckets and objects on Swift ----------------------------------------
     R("GET", "/api/v1/buckets", "buckets.list", buckets.list_buckets, query=buckets.LIST_QUERY,
       response=buckets.BUCKET_PAGE,

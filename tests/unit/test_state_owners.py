@@ -20,6 +20,11 @@ OWNERS = {  # table -> the one module that may write it
     "buckets": "services/storage.py",
     "hosts": "services/hosts.py",
     "host_reports": "services/hosts.py",
+    "security_groups": "services/security_groups.py",
+    "security_group_rules": "services/security_groups.py",
+    "instance_security_groups": "services/security_groups.py",
+    "network_acls": "services/network_acls.py",
+    "network_acl_entries": "services/network_acls.py",
 }
 # The table after the verb, however PostgreSQL lets it be spelled: ONLY, a schema, double quotes.
 TABLE = r'(?:ONLY\s+)?(?:"?\w+"?\s*\.\s*)?"?(\w+)"?'

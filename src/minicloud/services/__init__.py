@@ -43,6 +43,7 @@ class Services:
         self.resource_counts = ResourceCounts(self.db)
         self.dashboard = Dashboard(self)
         self._network_state()
+        self._security()
         self._compute()
         self._storage()
         self._apps()
@@ -52,6 +53,14 @@ class Services:
         from minicloud.services.network_state import NetworkState
 
         self.network_state = NetworkState(self.db, self.config)
+
+    def _security(self) -> None:
+        """Security groups and network ACLs (the rules the host enforces on NICs and subnets)."""
+        from minicloud.services.network_acls import NetworkAcls
+        from minicloud.services.security_groups import SecurityGroups
+
+        self.security_groups = SecurityGroups(self.db, self.config, self)
+        self.network_acls = NetworkAcls(self.db, self.config, self)
 
     def _compute(self) -> None:
         """Mini PCs: templates, key pairs, images, hosts (+ placement), networking, quotas, instances."""

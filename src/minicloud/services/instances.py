@@ -64,10 +64,12 @@ _COLUMNS = ("i.id, i.project_id, i.name, i.hostname, i.template_id, i.image_id, 
             " i.status_key, i.status_reason, i.vcpus, i.ram_mib, i.disk_gib, i.gpus, i.domain_name, i.nic,"
             " i.addresses, i.artefacts, i.created_at, i.updated_at,"
             " t.name AS template_name, im.name AS image_name, im.default_user, k.name AS keypair_name,"
-            " h.name AS host_name")
+            " h.name AS host_name, i.subnet_id, host(i.private_ip) AS private_ip, s.vpc_id,"
+            " host(p.address) AS public_ip")
 _ORDER = Keyset((("i.created_at", "time", "created_at"), ("i.id", "uuid", "id")), descending=True)
 _FROM = (" FROM instances i JOIN templates t ON t.id = i.template_id JOIN images im ON im.id = i.image_id"
-         " LEFT JOIN keypairs k ON k.id = i.keypair_id LEFT JOIN hosts h ON h.id = i.host_id")
+         " LEFT JOIN keypairs k ON k.id = i.keypair_id LEFT JOIN hosts h ON h.id = i.host_id"
+         " LEFT JOIN subnets s ON s.id = i.subnet_id LEFT JOIN public_ips p ON p.instance_id = i.id")
 # ANSI/VT100 control sequences a serial console carries (ESC[6n, colours ...) and lone NULs.
 _TERMINAL_CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\x00")
 _SECRET_LINE = re.compile(r"^(\s*-?\s*(?:hashed_passwd|passwd|password|plain_text_passwd)\s*:\s*).*$",
@@ -129,9 +131,12 @@ class Instances:
         return self.db.fetchone(f"SELECT {_COLUMNS}, i.password_hash, i.user_data{_FROM} WHERE i.id = %s{where}",
                                 (instance_id,))
 
-    def view(self, row: dict, detail: bool = False) -> dict:
+    def view(self, row: dict, detail: bool = False, groups: list[dict] | None = None) -> dict:
         """What the API shows of an instance (never the password hash or the user-data); ``status_reason``
-        is why it is in error as (catalog key, {"cause": ...}), for the web layer to put in words."""
+        is why it is in error as (catalog key, {"cause": ...}), for the web layer to put in words.
+        ``groups`` are its security groups when the caller read them already (a list reads them at once)."""
+        if groups is None:
+            groups = self.services.security_groups.of_instances([row["id"]]).get(row["id"], [])
         reason = row["status_reason"]
         if row["status_key"]:
             reason = (row["status_key"], {"cause": row["status_reason"] or ""})
@@ -144,6 +149,8 @@ class Instances:
             "host": {"id": row["host_id"], "name": row["host_name"]} if row["host_id"] else None,
             "vcpus": row["vcpus"], "ram_mib": row["ram_mib"], "disk_gib": row["disk_gib"], "gpus": row["gpus"],
             "addresses": row["addresses"] or [],
+            "subnet_id": row["subnet_id"], "vpc_id": row["vpc_id"], "private_ip": row["private_ip"],
+            "public_ip": row["public_ip"], "security_groups": groups,
             "connect": self.services.networking.connection_info(row, row["default_user"]),
             "allowed_actions": allowed_actions(row["state"]),
             "created_at": row["created_at"], "updated_at": row["updated_at"],
@@ -210,7 +217,8 @@ class Instances:
             where.append("i.state = %(state)s")
             params["state"] = state
         result = _ORDER.fetch(self.db, f"SELECT {_COLUMNS}{_FROM}", where, params, limit, cursor)
-        result["items"] = [self.view(r) for r in result["items"]]
+        groups = self.services.security_groups.of_instances([r["id"] for r in result["items"]])
+        result["items"] = [self.view(r, groups=groups.get(r["id"], [])) for r in result["items"]]
         return result
 
     def counts(self, project_id: uuid.UUID) -> dict[str, int]:
@@ -252,17 +260,57 @@ class Instances:
                 self.services.quotas.reserve(conn, project.id, {
                     "instances": 1, "vcpus": template["vcpus"], "ram_mib": template["ram_mib"],
                     "disk_gib": template["disk_gib"]})
+                subnet_id, private_ip, groups = self._network_place(conn, project, body)
                 conn.execute(
                     "INSERT INTO instances (id, project_id, name, hostname, template_id, image_id, keypair_id, state,"
-                    " vcpus, ram_mib, disk_gib, gpus, domain_name, password_hash, user_data, created_by)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, 'pending', %s, %s, %s, %s, %s, %s, %s, %s)",
+                    " vcpus, ram_mib, disk_gib, gpus, domain_name, password_hash, user_data, created_by,"
+                    " subnet_id, private_ip)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, 'pending', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                     (instance_id, project.id, body["name"], hostname, template["id"], image["id"], keypair_id,
                      template["vcpus"], template["ram_mib"], template["disk_gib"], template["gpus"],
-                     f"{DOMAIN_PREFIX}{instance_id}", password_hash, body.get("user_data"), principal.user_id))
+                     f"{DOMAIN_PREFIX}{instance_id}", password_hash, body.get("user_data"), principal.user_id,
+                     subnet_id, private_ip))
+                if subnet_id is not None:
+                    self.services.security_groups.set_for_instance(conn, instance_id, groups)
                 row, job = self._enqueue(conn, principal, project, instance_id, "instance.create")
         except psycopg.errors.UniqueViolation:
             raise Conflict("instance.name_taken", code="name_taken", name=body["name"]) from None
         return self._accepted(row, job)
+
+    def _network_place(self, conn: psycopg.Connection, project: ProjectRef, body: dict) -> tuple:
+        """In the creating transaction: (subnet id, private IP, security group ids) of the new NIC — the
+        given subnet (422 naming ``subnet_id`` when not the project's) or the project's default VPC's, made
+        on first use; the given groups of that VPC or its default group; the subnet's lowest free address."""
+        subnet_id, group_ids = body.get("subnet_id"), body.get("security_group_ids")
+        if subnet_id is None:
+            if getattr(self.services, "vpcs", None) is None:  # until the VPC branch of issue 10 is merged
+                return None, None, []
+            subnet_id = self.services.vpcs.ensure_default(conn, project.id)["subnet_id"]
+        try:
+            subnet = self.services.subnets.get(project.id, subnet_id, conn)
+        except NotFoundError as exc:
+            raise ValidationFailed({"subnet_id": exc.key}, key=exc.key) from None
+        groups = self.services.security_groups.resolve_for_instance(conn, project.id, subnet["vpc_id"], group_ids)
+        return subnet["id"], self.services.subnets.allocate_ip(conn, subnet["id"]), groups
+
+    def set_security_groups(self, project: ProjectRef, instance_id: uuid.UUID, group_ids: list) -> dict:
+        """The instance's groups become ``group_ids`` (1–5 of its VPC's), on a running guest too: only the
+        database changes and the host is asked to apply (no restart). 409 for a mini PC without a subnet."""
+        with self.db.connection() as conn:
+            current = conn.execute("SELECT subnet_id FROM instances WHERE id = %s AND project_id = %s"
+                                   " AND state NOT IN ('deleting', 'deleted') FOR UPDATE",
+                                   (instance_id, project.id)).fetchone()
+            if current is None:
+                raise NotFoundError("instance.not_found")
+            if current["subnet_id"] is None:
+                raise Conflict("networks.instance_without_subnet", code="no_subnet")
+            row = self._row(conn, instance_id, project.id)
+            groups = self.services.security_groups.resolve_for_instance(conn, project.id, row["vpc_id"], group_ids)
+            self.services.security_groups.set_for_instance(conn, instance_id, groups)
+            conn.execute("UPDATE instances SET updated_at = now() WHERE id = %s", (instance_id,))
+            row = self._row(conn, instance_id, project.id)
+            shown = self.services.security_groups.of_instances([instance_id], conn)[instance_id]
+        return self.view(row, detail=True, groups=shown)
 
     def rename(self, project: ProjectRef, instance_id: uuid.UUID, name: str) -> dict:
         check_name(name)
@@ -420,11 +468,16 @@ class Instances:
                         (previous["vcpus"], previous["ram_mib"], previous["template_id"], instance_id))
 
     def deleted(self, instance_id: uuid.UUID | str) -> None:
-        """deleting -> deleted, its GPUs free again (its domain and volumes are gone)."""
+        """deleting -> deleted, its GPUs free again (its domain and volumes are gone); its NIC leaves its
+        subnet and groups (the address is free again; the row keeps ``private_ip`` as history)."""
         with self.db.connection() as conn:
             conn.execute("DELETE FROM gpu_assignments WHERE instance_id = %s", (instance_id,))
-            conn.execute("UPDATE instances SET state = 'deleted', updated_at = now()"
+            gone = conn.execute("SELECT subnet_id FROM instances WHERE id = %s AND state = 'deleting' FOR UPDATE",
+                                (instance_id,)).fetchone()
+            conn.execute("UPDATE instances SET state = 'deleted', subnet_id = NULL, updated_at = now()"
                          " WHERE id = %s AND state = 'deleting'", (instance_id,))
+            if gone is not None and gone["subnet_id"] is not None:
+                self.services.security_groups.set_for_instance(conn, instance_id, [])
 
     def fail(self, instance_id: uuid.UUID | str, key: str, cause: str,
              from_states: tuple[str, ...] = LIVE_STATES) -> None:

@@ -15,6 +15,8 @@ from minicloud.web.validation import validate
 _NAME = {"type": "string", "minLength": 1, "maxLength": 63, "pattern": NAME_PATTERN,
          "x-required-message": "instance.name_required", "x-message": "instance.name_rule",
          "description": "Letters, digits and hyphens; it becomes the guest's hostname (lowercased)"}
+_GROUP_IDS = {"type": "array", "minItems": 1, "items": {"type": "string", "format": "uuid"},
+              "description": "1 to 5 groups of the subnet's VPC (default: the VPC's default group)"}
 CREATE_BODY = {
     "type": "object",
     "required": ["name", "template_id"],
@@ -27,8 +29,13 @@ CREATE_BODY = {
         "password": {"type": "string", "minLength": 8, "maxLength": 128,
                      "description": "For the default user; stored only as a SHA-512 crypt hash"},
         "user_data": {"type": "string", "maxLength": 65536, "description": "Your own cloud-config or script"},
+        "subnet_id": {"type": "string", "format": "uuid",
+                      "description": "Default: the default subnet of the project's default VPC (made on first use)"},
+        "security_group_ids": _GROUP_IDS,
     },
 }
+SECURITY_GROUPS_BODY = {"type": "object", "required": ["security_group_ids"], "additionalProperties": False,
+                        "properties": {"security_group_ids": _GROUP_IDS}}
 RENAME_BODY = {"type": "object", "required": ["name"], "additionalProperties": False, "properties": {"name": _NAME}}
 RESIZE_BODY = {"type": "object", "required": ["template_id"], "additionalProperties": False,
                "properties": {"template_id": {"type": "string", "format": "uuid"}}}
@@ -43,6 +50,10 @@ INSTANCE = obj({
     "template": _REF, "image": _REF, "keypair": nullable(_REF),
     "host": nullable({**_REF, "description": "null until a job has placed it"}),
     "vcpus": COUNT, "ram_mib": COUNT, "disk_gib": COUNT, "gpus": COUNT, "addresses": array(STRING),
+    "subnet_id": nullable(UUID), "vpc_id": nullable(UUID),
+    "private_ip": nullable({"type": "string", "description": "Its static address in the subnet (IPAM, by DHCP)"}),
+    "public_ip": nullable({"type": "string", "description": "The public IP associated with it (1:1 NAT)"}),
+    "security_groups": array(_REF),
     "connect": obj({"addresses": array(STRING),
                     "ssh": nullable({"type": "string", "description": "The SSH command to connect with"})}),
     "allowed_actions": array({"type": "string", "enum": list(ACTIONS)}),
@@ -145,3 +156,9 @@ def console(ctx, instance_id):
 def console_input(ctx, instance_id):
     ctx.services.instances.console_send(ctx.project, instance_id, ctx.body()["input"])
     return ctx.respond(None, 204)
+
+
+def set_security_groups(ctx, instance_id):
+    """PUT /api/v1/instances/{id}/security-groups: takes effect on a running guest, without a restart."""
+    groups = ctx.body()["security_group_ids"]
+    return ctx.respond(shown(ctx, ctx.services.instances.set_security_groups(ctx.project, instance_id, groups)))
