@@ -34,9 +34,8 @@ def _group_page(ctx, group_id, status=200, message=None, errors=None, values=Non
     names = {g["id"]: g["name"] for g in siblings}
     for rule in group["rules"]:
         rule["source_group_name"] = names.get(rule.get("source_group_id"))
-    in_vpc = [i for i in project_instances(ctx) if i.get("vpc_id") == group["vpc_id"]]
-    memberships = services.security_groups.of_instances([i["id"] for i in in_vpc])
-    members = [i for i in in_vpc if any(g["id"] == group["id"] for g in memberships.get(i["id"], []))]
+    members = [i for i in project_instances(ctx)
+               if any(g["id"] == group["id"] for g in i.get("security_groups") or [])]
     rules = {d: [r for r in group["rules"] if r["direction"] == d] for d in DIRECTIONS}
     return render(ctx, "networks/group.html", status=status, group=group, vpc=vpc, rules=rules, members=members,
                   siblings=siblings, protocols=PROTOCOLS, directions=DIRECTIONS, message=message,
@@ -84,7 +83,7 @@ def _acl_page(ctx, acl_id, status=200, message=None, errors=None, values=None):
     vpc = services.vpcs.get(project_id, acl["vpc_id"])
     entries = {d: sorted((e for e in acl["entries"] if e["direction"] == d), key=lambda e: e["number"])
                for d in DIRECTIONS}
-    subnets = items(services.subnets.list(project_id, vpc_id=acl["vpc_id"]))
+    subnets = items(services.subnets.list(project_id, vpc_id=acl["vpc_id"]))  # to associate any of them
     return render(ctx, "networks/acl.html", status=status, acl=acl, vpc=vpc, entries=entries, subnets=subnets,
                   protocols=PROTOCOLS, directions=DIRECTIONS, message=message, errors=errors or {},
                   values=values or {}, done=done_message(ctx))
@@ -111,7 +110,7 @@ def acl_action(ctx, acl_id):
         elif action == "associate":
             subnet_id = form_uuid(ctx, "subnet_id")
             subnet = ctx.services.subnets.get(project_id, subnet_id)
-            ctx.services.subnets.set_network_acl(project_id, subnet_id, acl_id)
+            service.associate(project_id, subnet_id, acl_id)
             done, name = "acl_associated", subnet["name"]
         elif action == "delete":
             found = service.get(project_id, acl_id)

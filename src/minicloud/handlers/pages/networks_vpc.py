@@ -48,7 +48,7 @@ def _model(ctx, vpc_id) -> dict:
     vpc = services.vpcs.get(project_id, vpc_id)
     tables = items(services.vpcs.list_route_tables(project_id, vpc_id))
     tables_by_id = {t["id"]: t for t in tables}
-    acls = items(services.network_acls.list(project_id, vpc_id=vpc_id))
+    acls = items(services.network_acls.list(project_id, vpc_id))
     acls_by_id = {a["id"]: a for a in acls}
     groups = items(services.security_groups.list(project_id, vpc_id=vpc_id))
     subnets = in_utc(items(services.subnets.list(project_id, vpc_id=vpc_id)), "created_at")
@@ -65,8 +65,6 @@ def _model(ctx, vpc_id) -> dict:
         subnet.setdefault("free", subnet["usable"] - subnet["used"])
     for table in tables:
         table["subnets"] = [s for s in subnets if s.get("route_table_id") == table["id"]]
-    for acl in acls:
-        acl["subnets"] = [s for s in subnets if s.get("network_acl_id") == acl["id"]]
     return {"vpc": vpc, "gateway": _gateway(vpc), "subnets": subnets, "route_tables": tables, "acls": acls,
             "groups": groups, "instances": instances}
 
@@ -132,7 +130,7 @@ def subnet_action(ctx, vpc_id):
             subnets.set_route_table(project_id, subnet_id, form_uuid(ctx, "route_table_id"))
             done = "table_associated"
         elif action == "network_acl":
-            subnets.set_network_acl(project_id, subnet_id, form_uuid(ctx, "network_acl_id"))
+            ctx.services.network_acls.associate(project_id, subnet_id, form_uuid(ctx, "network_acl_id"))
             done = "acl_associated"
         else:
             raise BadRequest("error.bad_request")
@@ -210,7 +208,7 @@ def create_group(ctx, vpc_id):
 def create_acl(ctx, vpc_id):
     values = form_values(ctx, "name")
     try:
-        created = ctx.services.network_acls.create(ctx.project.id, dict(values, vpc_id=vpc_id))
+        created = ctx.services.network_acls.create(ctx.project.id, vpc_id, values["name"])
     except ApiError as exc:
         return _refused(ctx, vpc_id, exc, "acls", {"acl_name": values["name"]})
     ctx.audit_target = str(created["id"])
