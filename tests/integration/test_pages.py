@@ -343,13 +343,13 @@ def test_switching_to_a_foreign_or_malformed_project_fails(client, auth):
     assert 'id="project-select"' not in html(client.get("/dashboard"))  # one project: no switcher
 
 
-def test_sections_show_an_honest_empty_state(client, auth):
+def test_the_networks_section_is_the_vpc_console(client, auth):
     auth.signup("alice")
     page_login(client)
     page = html(client.get("/networks", headers={"Accept-Language": "en"}))
-    assert "<h1>Networks</h1>" in page and "not available yet on this installation" in page
+    assert "<h1>Networks</h1>" in page and 'id="vpc-create"' in page
     korean = html(client.get("/networks", headers={"Accept-Language": "ko"}))
-    assert "아직 이 기능을 사용할 수 없습니다" in korean
+    assert "VPC 만들기" in korean
 
 
 def test_audit_page_filters_and_pages(client, auth, services):
