@@ -250,9 +250,10 @@ def test_a_failing_card_shows_could_not_load_while_the_others_render(broken_clie
     assert response.status_code == 200
     page = html(response)
     cards = dict(re.findall(r'data-card="(\w+)".*?</h2>\s*(.*?)</section>', page, re.S))
-    assert set(cards) == {"project", "operations", "quotas", "activity", "instances", "storage", "apps", "broken"}
+    assert set(cards) == {"project", "operations", "quotas", "activity", "instances", "storage", "apps", "networks",
+                          "broken"}
     assert "Could not load" in cards["broken"] and "Could not load" in cards["quotas"]
-    for healthy in ("project", "operations", "activity", "storage", "apps"):
+    for healthy in ("project", "operations", "activity", "storage", "apps", "networks"):
         assert "Could not load" not in cards[healthy]
     assert "kubernetes is down" not in page
     ko = html(broken_client.get("/dashboard", headers={"Accept-Language": "ko"}))

@@ -8,6 +8,7 @@ The VPC page is in ``networks_vpc.py``, the rule editors in ``networks_rules.py`
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 
 from minicloud.errors import ApiError, BadRequest, ValidationFailed
@@ -15,6 +16,8 @@ from minicloud.handlers.pages.common import in_utc, render
 from minicloud.web.messages import field_messages
 
 log = logging.getLogger("minicloud.pages.networks")
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # the API's name patterns (handlers/api/vpcs.py,
+RULE_SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}")  # security_groups.py and network_acls.py)
 
 # ?done=<code> → the message key saying what the last form did (the name comes in ?name=).
 DONE = {code: f"networks_console.done.{code}" for code in (
@@ -48,6 +51,12 @@ def form_uuid(ctx, name: str, required: bool = True) -> uuid.UUID | None:
         raise BadRequest("error.bad_request") from None
 
 
+def check_name(name: str, field: str = "name", pattern: re.Pattern = NAME) -> None:
+    """A VPC, subnet, table, group or ACL name as the API takes it (the services trust their callers on this)."""
+    if not pattern.fullmatch(name):
+        raise ValidationFailed({field: "networks_console.name_invalid"}, key="networks_console.name_invalid")
+
+
 def form_values(ctx, *names: str) -> dict:
     form = ctx.request.form
     return {name: form.get(name, "").strip() for name in names}
@@ -74,9 +83,8 @@ def project_instances(ctx) -> list[dict]:
 def _list_page(ctx, status=200, values=None, errors=None, message=None, ip_message=None):
     services, project_id = ctx.services, ctx.project.id
     vpcs = in_utc(items(services.vpcs.list(project_id)), "created_at")
-    subnets = items(services.subnets.list(project_id))
     for vpc in vpcs:
-        vpc["subnet_count"] = sum(1 for s in subnets if s["vpc_id"] == vpc["id"])
+        vpc["subnet_count"] = len(items(services.subnets.list(project_id, vpc["id"])))
     instances = project_instances(ctx)
     names = {i["id"]: i["name"] for i in instances}
     public_ips = in_utc(items(services.public_ips.list(project_id)), "created_at")
@@ -96,7 +104,8 @@ def index(ctx):
 def create_vpc(ctx):
     values = form_values(ctx, "name", "cidr")
     try:
-        created = ctx.services.vpcs.create(ctx.project.id, values)
+        check_name(values["name"])
+        created = ctx.services.vpcs.create(ctx.project.id, values["name"], values["cidr"])
     except ApiError as exc:
         status, message, errors = problem(ctx, exc)
         if exc.status == 409 and not errors:  # an overlap or a taken name: about the fields
@@ -108,7 +117,7 @@ def create_vpc(ctx):
 
 def allocate_ip(ctx):
     try:
-        ip = ctx.services.public_ips.allocate(ctx.project.id, {})
+        ip = ctx.services.public_ips.create(ctx.project.id)
     except ApiError as exc:
         return _list_page(ctx, exc.status, ip_message=exc.message(ctx.lang))
     ctx.audit_target = str(ip["id"])
@@ -127,7 +136,7 @@ def public_ip_action(ctx, ip_id):
             ip = service.disassociate(ctx.project.id, ip_id)
         elif action == "release":
             ip = service.get(ctx.project.id, ip_id)
-            service.release(ctx.project.id, ip_id)
+            service.delete(ctx.project.id, ip_id)
         else:
             raise BadRequest("error.bad_request")
     except ApiError as exc:

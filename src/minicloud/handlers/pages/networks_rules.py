@@ -83,7 +83,7 @@ def _acl_page(ctx, acl_id, status=200, message=None, errors=None, values=None):
     vpc = services.vpcs.get(project_id, acl["vpc_id"])
     entries = {d: sorted((e for e in acl["entries"] if e["direction"] == d), key=lambda e: e["number"])
                for d in DIRECTIONS}
-    subnets = items(services.subnets.list(project_id, vpc_id=acl["vpc_id"]))  # to associate any of them
+    subnets = items(services.subnets.list(project_id, acl["vpc_id"]))  # to associate any of them
     return render(ctx, "networks/acl.html", status=status, acl=acl, vpc=vpc, entries=entries, subnets=subnets,
                   protocols=PROTOCOLS, directions=DIRECTIONS, message=message, errors=errors or {},
                   values=values or {}, done=done_message(ctx))

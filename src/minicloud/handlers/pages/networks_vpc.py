@@ -3,31 +3,19 @@ the internet gateway, security groups, network ACLs, the delete plan, and the "u
 (the host's nftables ruleset with counters, the router's routes, dnsmasq's leases)."""
 from __future__ import annotations
 
-import ipaddress
 import logging
 
 from minicloud.errors import ApiError, BadRequest
 from minicloud.handlers.pages.common import in_utc, render
 from minicloud.handlers.pages.network_topology import render_topology
-from minicloud.handlers.pages.networks import (back, done_message, form_uuid, form_values, items, problem,
-                                               project_instances)
+from minicloud.handlers.pages.networks import (RULE_SET_NAME, back, check_name, done_message, form_uuid,
+                                               form_values, items, problem, project_instances)
 
 log = logging.getLogger("minicloud.pages.networks")
-RESERVED_PER_SUBNET = 5  # network, router (.1), DNS (.2), reserved (.3), broadcast
-ANYWHERE = "0.0.0.0/0"
-
-
-def _usable(cidr: str) -> int:
-    return max(0, ipaddress.ip_network(str(cidr), strict=False).num_addresses - RESERVED_PER_SUBNET)
 
 
 def _gateway(vpc: dict) -> dict | None:
     return vpc.get("internet_gateway") or vpc.get("gateway")
-
-
-def _is_public(table: dict | None) -> bool:
-    return bool(table) and any(str(r.get("destination")) == ANYWHERE and r.get("target") == "internet_gateway"
-                               for r in table.get("routes", []))
 
 
 def _underneath(ctx, vpc_id):
@@ -37,7 +25,7 @@ def _underneath(ctx, vpc_id):
     except Exception:  # noqa: BLE001 - the panel explains; the page must not fail because the host does
         log.info("underneath of vpc %s unavailable", vpc_id, exc_info=True)
         return None
-    if seen is None or not any((seen.ruleset, seen.routes, seen.leases)):
+    if not seen or not any((seen["ruleset"], seen["routes"], seen["leases"])):
         return None
     return seen
 
@@ -51,18 +39,17 @@ def _model(ctx, vpc_id) -> dict:
     acls = items(services.network_acls.list(project_id, vpc_id))
     acls_by_id = {a["id"]: a for a in acls}
     groups = items(services.security_groups.list(project_id, vpc_id=vpc_id))
-    subnets = in_utc(items(services.subnets.list(project_id, vpc_id=vpc_id)), "created_at")
+    subnets = in_utc(items(services.subnets.list(project_id, vpc_id)), "created_at")
     instances = [i for i in project_instances(ctx) if i.get("vpc_id") == vpc["id"]
                  or i.get("subnet_id") in {s["id"] for s in subnets}]
     for subnet in subnets:
         table = tables_by_id.get(subnet.get("route_table_id"))
         subnet["route_table"] = table
         subnet["network_acl"] = acls_by_id.get(subnet.get("network_acl_id"))
-        subnet["public"] = _is_public(table)
         subnet["instances"] = [i for i in instances if i.get("subnet_id") == subnet["id"]]
-        subnet.setdefault("usable", _usable(subnet["cidr"]))
-        subnet.setdefault("used", len(subnet["instances"]))
-        subnet.setdefault("free", subnet["usable"] - subnet["used"])
+        subnet["usable"] = subnet["usable_ip_count"]
+        subnet["used"] = subnet["used_ip_count"]
+        subnet["free"] = subnet["available_ip_count"]
     for table in tables:
         table["subnets"] = [s for s in subnets if s.get("route_table_id") == table["id"]]
     return {"vpc": vpc, "gateway": _gateway(vpc), "subnets": subnets, "route_tables": tables, "acls": acls,
@@ -109,7 +96,8 @@ def _refused(ctx, vpc_id, exc: ApiError, section: str, values=None):
 def create_subnet(ctx, vpc_id):
     values = form_values(ctx, "name", "cidr")
     try:
-        created = ctx.services.subnets.create(ctx.project.id, vpc_id, values)
+        check_name(values["name"])
+        created = ctx.services.subnets.create(ctx.project.id, vpc_id, values["name"], values["cidr"])
     except ApiError as exc:
         return _refused(ctx, vpc_id, exc, "subnets", values)
     ctx.audit_target = str(created["id"])
@@ -144,7 +132,8 @@ def subnet_action(ctx, vpc_id):
 def create_route_table(ctx, vpc_id):
     values = form_values(ctx, "name")
     try:
-        created = ctx.services.vpcs.create_route_table(ctx.project.id, vpc_id, values)
+        check_name(values["name"])
+        created = ctx.services.vpcs.create_route_table(ctx.project.id, vpc_id, values["name"])
     except ApiError as exc:
         return _refused(ctx, vpc_id, exc, "route_tables", {"table_name": values["name"]})
     ctx.audit_target = str(created["id"])
@@ -152,17 +141,18 @@ def create_route_table(ctx, vpc_id):
 
 
 def route_table_action(ctx, vpc_id):
-    """add_route (``destination``; the target is the VPC's gateway), remove_route (``destination``), delete."""
+    """add_route (``destination``; the target is the VPC's gateway), remove_route (``route_id``, named by
+    ``destination``), delete."""
     form, vpcs, project_id = ctx.request.form, ctx.services.vpcs, ctx.project.id
     action, table_id = form.get("action", ""), form_uuid(ctx, "route_table_id")
     destination = form.get("destination", "").strip()
     ctx.audit_target = str(table_id)
     try:
         if action == "add_route":
-            vpcs.add_route(project_id, table_id, {"destination": destination, "target": "internet_gateway"})
+            vpcs.add_route(project_id, table_id, destination, "internet_gateway")
             done, name = "route_added", destination
         elif action == "remove_route":
-            vpcs.remove_route(project_id, table_id, destination)
+            vpcs.delete_route(project_id, table_id, form_uuid(ctx, "route_id"))
             done, name = "route_removed", destination
         elif action == "delete":
             table = vpcs.get_route_table(project_id, table_id)
@@ -197,6 +187,7 @@ def gateway_action(ctx, vpc_id):
 def create_group(ctx, vpc_id):
     values = form_values(ctx, "name", "description")
     try:
+        check_name(values["name"], pattern=RULE_SET_NAME)
         created = ctx.services.security_groups.create(ctx.project.id, dict(values, vpc_id=vpc_id))
     except ApiError as exc:
         return _refused(ctx, vpc_id, exc, "groups", {"group_name": values["name"],
@@ -208,6 +199,7 @@ def create_group(ctx, vpc_id):
 def create_acl(ctx, vpc_id):
     values = form_values(ctx, "name")
     try:
+        check_name(values["name"], pattern=RULE_SET_NAME)
         created = ctx.services.network_acls.create(ctx.project.id, vpc_id, values["name"])
     except ApiError as exc:
         return _refused(ctx, vpc_id, exc, "acls", {"acl_name": values["name"]})
@@ -230,11 +222,17 @@ def delete(ctx, vpc_id):
     vpc = vpcs.get(project_id, vpc_id)
     ctx.audit_target = str(vpc_id)
     try:
-        answer = vpcs.delete(project_id, vpc_id, cascade=cascade)
+        if cascade:
+            job = vpcs.delete_cascade(ctx.principal, project_id, vpc_id)
+        else:
+            vpcs.delete(project_id, vpc_id)
     except ApiError as exc:
         if exc.status == 404:
             raise
         return render(ctx, "networks/delete.html", status=exc.status, vpc=vpc,
                       plan=vpcs.delete_plan(project_id, vpc_id), message=exc.message(ctx.lang))
-    done = "vpc_delete_started" if cascade and answer else "vpc_deleted"
+    if cascade:
+        return ctx.redirect(ctx.url_for("pages.networks", done="vpc_delete_started", name=vpc["name"],
+                                        operation=str(job["id"])))
+    done = "vpc_deleted"
     return back(ctx, "pages.networks", done, vpc["name"])
