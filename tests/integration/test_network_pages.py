@@ -177,3 +177,58 @@ def test_the_mini_pc_page_shows_its_private_ip_and_groups(client, alice, compute
     assert f'href="/networks/vpcs/{vpc["vpc_id"]}#subnets"' in page
     korean = html(client.get(f"/mini-pcs/{created.json['id']}", headers=KO))
     assert "사설 IP" in korean and "보안 그룹" in korean
+
+
+def test_the_gateway_a_route_and_a_public_ip_through_the_forms(client, alice):
+    vpc_id = new_vpc(client)
+    attached = follow(client, post_form(client, f"/networks/vpcs/{vpc_id}/gateway", {"action": "attach"}))
+    assert "The internet gateway" in attached and 'id="gateway-state"' in attached
+    table_id = re.search(r'data-route-table="([^"]+)"', attached).group(1)
+    routed = follow(client, post_form(client, f"/networks/vpcs/{vpc_id}/route-table-action", {
+        "action": "add_route", "route_table_id": table_id, "destination": "0.0.0.0/0"}))
+    assert "Route 0.0.0.0/0 → internet gateway was added." in routed
+    route_id = re.search(r'name="route_id" value="([^"]+)"', routed).group(1)
+    removed = follow(client, post_form(client, f"/networks/vpcs/{vpc_id}/route-table-action", {
+        "action": "remove_route", "route_table_id": table_id, "route_id": route_id, "destination": "0.0.0.0/0"}))
+    assert "Route 0.0.0.0/0 was removed." in removed and 'name="route_id"' not in removed
+    allocated = follow(client, post_form(client, "/networks/public-ips", {}))
+    ip_table = re.search(r'<table class="data" id="public-ip-table">.*?</table>', allocated, re.S).group(0)
+    ip_id = re.search(r'action="/networks/public-ips/([^"]+)"', ip_table).group(1)
+    released = follow(client, post_form(client, f"/networks/public-ips/{ip_id}", {"action": "release"}))
+    assert "was released." in released and 'id="no-public-ips"' in released
+
+
+# -- the rental form's network fields ---------------------------------------------------------------
+def test_the_rental_form_offers_the_default_vpc_when_there_are_no_subnets(client, alice, compute):
+    page = html(client.get("/mini-pcs/new", headers=EN))
+    picker = re.search(r'<select id="subnet_id" name="subnet_id".*?</select>', page, re.S).group(0)
+    assert re.findall(r"<option[^>]*>", picker) == ['<option value="" selected>']
+    assert "default VPC (made on first use)" in picker and 'id="security-groups"' not in page
+    assert "기본 VPC (처음 쓸 때 만들어짐)" in html(client.get("/mini-pcs/new", headers=KO))
+
+
+def test_the_rental_form_puts_the_mini_pc_in_the_chosen_subnet_and_groups(client, alice, compute):
+    vpc_id = new_vpc(client, "lab", "10.5.0.0/16")
+    new_subnet(client, vpc_id, "app", "10.5.2.0/24")
+    made = post_form(client, f"/networks/vpcs/{vpc_id}/security-groups", {"name": "web", "description": ""})
+    group_id = urlparse(made.headers["Location"]).path.rsplit("/", 1)[1]
+    page = html(client.get("/mini-pcs/new", headers=EN))
+    subnet_id = re.search(r'<option value="([0-9a-f-]{36})">lab / app \(10\.5\.2\.0/24, 251 free\)</option>',
+                          page).group(1)
+    assert f'name="security_group_ids" value="{group_id}"' in page
+    response = post_form(client, "/mini-pcs", {"name": "pc1", "template_id": compute["tid"]("nano"),
+                                               "subnet_id": subnet_id, "security_group_ids": group_id})
+    assert response.status_code == 303, html(response)
+    instance_id = response.headers["Location"].rsplit("/", 1)[1]
+    shown = alice.get(f"/api/v1/instances/{instance_id}").json
+    assert shown["subnet_id"] == subnet_id and shown["private_ip"] == "10.5.2.4"
+    assert [g["id"] for g in shown["security_groups"]] == [group_id]
+    other_vpc = new_vpc(client, "other", "10.6.0.0/16")
+    new_subnet(client, other_vpc, "x", "10.6.1.0/24")
+    stranger = alice.get("/api/v1/security-groups").json["items"]
+    foreign = next(g["id"] for g in stranger if g["vpc_id"] == other_vpc)
+    refused = post_form(client, "/mini-pcs", {"name": "pc2", "template_id": compute["tid"]("nano"),
+                                              "subnet_id": subnet_id, "security_group_ids": foreign}, headers=EN)
+    assert refused.status_code == 409 and "These groups are of another VPC than the subnet: default." in html(refused)
+    assert re.search(rf'value="{foreign}"\s+checked', html(refused))  # the ticks stay
+    assert re.search(rf'<option value="{subnet_id}" selected>', html(refused))
