@@ -4,7 +4,7 @@ Korean and English, wide (1280x900) and narrow (390x844), to screenshots/."""
 from __future__ import annotations
 
 import pytest
-from test_console_flow import PASSWORD, browser, server, shot, sign_up_and_log_in  # noqa: F401 - fixtures
+from test_console_flow import PASSWORD, SHOTS, browser, server, shot, sign_up_and_log_in  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 SIZES = {"wide": {"width": 1280, "height": 900}, "narrow": {"width": 390, "height": 844}}
@@ -64,7 +64,12 @@ def test_a_vpc_with_two_subnets_and_a_group_in_both_languages_and_sizes(server, 
             expect(page.locator("#subnet-table")).to_contain_text("10.0.2.0/24")
             expect(page.locator("#group-list")).to_contain_text("web-servers")
             shot(page, f"networks-vpc-{lang}-{size}")
+            page.locator("#topology").screenshot(path=str(SHOTS / f"networks-topology-{lang}-{size}.png"))
             page.goto(server + "/networks")
             expect(page.locator("#vpcs")).to_contain_text("lab")
             shot(page, f"networks-list-{lang}-{size}")
+            page.goto(server + "/mini-pcs/new")
+            expect(page.locator("#subnet_id")).to_contain_text("lab / web (10.0.1.0/24")
+            expect(page.locator("#security-groups")).to_contain_text("web-servers")
+            shot(page, f"networks-rental-form-{lang}-{size}")
             page.context.close()

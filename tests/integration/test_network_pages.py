@@ -53,7 +53,7 @@ def test_the_list_creates_a_vpc_through_its_form(client, alice):
     table = re.search(r'<table class="data" id="vpcs">.*?</table>', listing, re.S).group(0)
     assert "prod" in table and "10.20.0.0/16" in table
     korean = html(client.get(response.headers["Location"], headers=KO))
-    assert "prod" in korean and "서브넷" in korean
+    assert "prod" in korean and "서브넷" in korean and "VPC의 기본 보안 그룹" in korean
 
 
 def test_a_refused_vpc_names_the_field_and_keeps_the_values(client, alice):
