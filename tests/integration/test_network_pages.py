@@ -232,3 +232,25 @@ def test_the_rental_form_puts_the_mini_pc_in_the_chosen_subnet_and_groups(client
     assert refused.status_code == 409 and "These groups are of another VPC than the subnet: default." in html(refused)
     assert re.search(rf'value="{foreign}"\s+checked', html(refused))  # the ticks stay
     assert re.search(rf'<option value="{subnet_id}" selected>', html(refused))
+
+
+def test_a_subnet_takes_another_route_table_and_acl_and_is_deleted(client, alice):
+    vpc_id = new_vpc(client)
+    new_subnet(client, vpc_id)
+    made = follow(client, post_form(client, f"/networks/vpcs/{vpc_id}/route-tables", {"name": "edge"}))
+    assert "Route table edge was created." in made
+    edge = re.search(r'<option value="([^"]+)">edge</option>', made).group(1)
+    subnet_id = re.search(r'<tr data-subnet="([^"]+)"', made).group(1)
+    moved = follow(client, post_form(client, f"/networks/vpcs/{vpc_id}/subnet-action", {
+        "action": "route_table", "subnet_id": subnet_id, "route_table_id": edge}))
+    assert "Subnet web uses the chosen route table now." in moved
+    assert re.search(rf'<option value="{edge}" selected>edge</option>', moved)
+    in_use = post_form(client, f"/networks/vpcs/{vpc_id}/route-table-action",
+                       {"action": "delete", "route_table_id": edge}, headers=EN)
+    assert in_use.status_code == 409 and "web" in html(in_use)
+    acl_path = urlparse(post_form(client, f"/networks/vpcs/{vpc_id}/acls", {"name": "tight"}).headers["Location"]).path
+    associated = follow(client, post_form(client, acl_path, {"action": "associate", "subnet_id": subnet_id}))
+    assert "Subnet web uses the chosen ACL now." in associated
+    gone = follow(client, post_form(client, f"/networks/vpcs/{vpc_id}/subnet-action",
+                                    {"action": "delete", "subnet_id": subnet_id}))
+    assert "Subnet web was deleted." in gone and 'id="no-subnets"' in gone
