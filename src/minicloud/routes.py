@@ -21,7 +21,9 @@ from minicloud.handlers.pages import admin as admin_page
 from minicloud.handlers.pages import apps as apps_page
 from minicloud.handlers.pages import audit as audit_page
 from minicloud.handlers.pages import auth as auth_page
-from minicloud.handlers.pages import dashboard, docs, language, sections, static
+from minicloud.handlers.pages import dashboard, docs, language, static
+from minicloud.handlers.pages import networks as networks_page
+from minicloud.handlers.pages import networks_rules, networks_vpc
 from minicloud.handlers.pages import instances as instances_page
 from minicloud.handlers.pages import projects as projects_page
 from minicloud.handlers.pages import storage as storage_page
@@ -338,7 +340,34 @@ ROUTES: list[Route] = [
     R("POST", "/mini-pcs/{instance_id:uuid}/action", "pages.instance_action", instances_page.act, api=False),
     R("POST", "/mini-pcs/{instance_id:uuid}/console", "pages.instance_console", instances_page.console_input,
       api=False, audit=False),
-    R("GET", "/networks", "pages.networks", sections.networks, api=False),
+    # ---- networks console
+    R("GET", "/networks", "pages.networks", networks_page.index, api=False),
+    R("POST", "/networks/vpcs", "pages.vpc_create", networks_page.create_vpc, api=False),
+    R("POST", "/networks/public-ips", "pages.public_ip_allocate", networks_page.allocate_ip, api=False),
+    R("POST", "/networks/public-ips/{ip_id:uuid}", "pages.public_ip_action", networks_page.public_ip_action,
+      api=False),
+    R("GET", "/networks/vpcs/{vpc_id:uuid}", "pages.vpc", networks_vpc.detail, api=False),
+    R("POST", "/networks/vpcs/{vpc_id:uuid}/subnets", "pages.subnet_create", networks_vpc.create_subnet, api=False),
+    R("POST", "/networks/vpcs/{vpc_id:uuid}/subnet-action", "pages.subnet_action", networks_vpc.subnet_action,
+      api=False),
+    R("POST", "/networks/vpcs/{vpc_id:uuid}/route-tables", "pages.route_table_create",
+      networks_vpc.create_route_table, api=False),
+    R("POST", "/networks/vpcs/{vpc_id:uuid}/route-table-action", "pages.route_table_action",
+      networks_vpc.route_table_action, api=False),
+    R("POST", "/networks/vpcs/{vpc_id:uuid}/gateway", "pages.gateway_action", networks_vpc.gateway_action,
+      api=False),
+    R("POST", "/networks/vpcs/{vpc_id:uuid}/security-groups", "pages.security_group_create",
+      networks_vpc.create_group, api=False),
+    R("POST", "/networks/vpcs/{vpc_id:uuid}/acls", "pages.network_acl_create", networks_vpc.create_acl, api=False),
+    R("GET", "/networks/vpcs/{vpc_id:uuid}/delete", "pages.vpc_delete_confirm", networks_vpc.confirm_delete,
+      role="user", api=False),
+    R("POST", "/networks/vpcs/{vpc_id:uuid}/delete", "pages.vpc_delete", networks_vpc.delete, api=False),
+    R("GET", "/networks/security-groups/{group_id:uuid}", "pages.security_group", networks_rules.group, api=False),
+    R("POST", "/networks/security-groups/{group_id:uuid}", "pages.security_group_action",
+      networks_rules.group_action, api=False),
+    R("GET", "/networks/acls/{acl_id:uuid}", "pages.network_acl", networks_rules.acl, api=False),
+    R("POST", "/networks/acls/{acl_id:uuid}", "pages.network_acl_action", networks_rules.acl_action, api=False),
+    # ---- end of the networks console
     R("GET", "/apps", "pages.apps", apps_page.index, api=False),
     R("GET", "/apps/new", "pages.app_new", apps_page.new, role="user", api=False),
     R("POST", "/apps", "pages.app_create", apps_page.create, api=False),

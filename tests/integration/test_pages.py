@@ -250,9 +250,10 @@ def test_a_failing_card_shows_could_not_load_while_the_others_render(broken_clie
     assert response.status_code == 200
     page = html(response)
     cards = dict(re.findall(r'data-card="(\w+)".*?</h2>\s*(.*?)</section>', page, re.S))
-    assert set(cards) == {"project", "operations", "quotas", "activity", "instances", "storage", "apps", "broken"}
+    assert set(cards) == {"project", "operations", "quotas", "activity", "instances", "storage", "apps", "networks",
+                          "broken"}
     assert "Could not load" in cards["broken"] and "Could not load" in cards["quotas"]
-    for healthy in ("project", "operations", "activity", "storage", "apps"):
+    for healthy in ("project", "operations", "activity", "storage", "apps", "networks"):
         assert "Could not load" not in cards[healthy]
     assert "kubernetes is down" not in page
     ko = html(broken_client.get("/dashboard", headers={"Accept-Language": "ko"}))
@@ -343,13 +344,13 @@ def test_switching_to_a_foreign_or_malformed_project_fails(client, auth):
     assert 'id="project-select"' not in html(client.get("/dashboard"))  # one project: no switcher
 
 
-def test_sections_show_an_honest_empty_state(client, auth):
+def test_the_networks_section_is_the_vpc_console(client, auth):
     auth.signup("alice")
     page_login(client)
     page = html(client.get("/networks", headers={"Accept-Language": "en"}))
-    assert "<h1>Networks</h1>" in page and "not available yet on this installation" in page
+    assert "<h1>Networks</h1>" in page and 'id="vpc-create"' in page
     korean = html(client.get("/networks", headers={"Accept-Language": "ko"}))
-    assert "아직 이 기능을 사용할 수 없습니다" in korean
+    assert "VPC 만들기" in korean
 
 
 def test_audit_page_filters_and_pages(client, auth, services):

@@ -73,6 +73,7 @@ class Services:
         self.vpcs = Vpcs(self.db, self.config, self)
         self.subnets = Subnets(self.db, self.config, self)
         self.public_ips = PublicIps(self.db, self.config, self)
+        self.dashboard.add_card("networks", lambda principal, project: self.vpcs.summary(project.id))
 
     def _compute(self) -> None:
         """Mini PCs: templates, key pairs, images, hosts (+ placement), networking, quotas, instances."""

@@ -102,6 +102,16 @@ class Vpcs:
                             {"project": project_id}, limit, cursor)
         return {**page, "items": [self.view(row) for row in page["items"]]}
 
+    def summary(self, project_id: uuid.UUID) -> dict:
+        """The dashboard card: how many VPCs and subnets the project has and how many of its public IPs are
+        on a mini PC."""
+        row = self.db.fetchone(
+            "SELECT (SELECT count(*) FROM vpcs WHERE project_id = %(p)s) AS vpcs,"
+            " (SELECT count(*) FROM subnets s JOIN vpcs v ON v.id = s.vpc_id WHERE v.project_id = %(p)s) AS subnets,"
+            " (SELECT count(*) FROM public_ips WHERE project_id = %(p)s AND instance_id IS NOT NULL)"
+            " AS public_ips_in_use", {"p": project_id})
+        return {"vpcs": row["vpcs"], "subnets": row["subnets"], "public_ips_in_use": row["public_ips_in_use"]}
+
     # -- creating --------------------------------------------------------------------------------
     def create(self, project_id: uuid.UUID, name: str, cidr: str) -> dict:
         """A VPC with its main route table, default ACL and default group; 409 ``cidr_overlap`` when

@@ -38,13 +38,32 @@ def index(ctx):
 
 def _form(ctx, status=200, values=None, errors=None, message=None):
     room = _room(ctx)
+    networks = _networks(ctx)
     templates = [dict(t, fits=_fits(t, room))
                  for t in ctx.services.templates.list(ctx.principal)["items"] if t["enabled"]]
     return render(ctx, "instances/new.html", status=status, values=values or {}, errors=errors or {},
                   message=message, templates=templates, room=room,
                   quotas=ctx.services.quotas.show(ctx.project.id),
                   images=[i for i in ctx.services.images.list(ctx.principal)["items"] if i["enabled"]],
-                  keypairs=ctx.services.keypairs.list(ctx.project.id)["items"])
+                  keypairs=ctx.services.keypairs.list(ctx.project.id)["items"], networks=networks,
+                  has_default_vpc=any(vpc["is_default"] for vpc in networks))
+
+
+def _networks(ctx) -> list[dict]:
+    """The project's VPCs, each with its subnets and security groups, for the form's subnet picker."""
+    services, project_id = ctx.services, ctx.project.id
+    vpcs = services.vpcs.list(project_id)["items"]
+    for vpc in vpcs:
+        vpc["subnets"] = services.subnets.list(project_id, vpc["id"])["items"]
+        vpc["groups"] = services.security_groups.list(project_id, vpc_id=vpc["id"])["items"]
+    return [vpc for vpc in vpcs if vpc["subnets"]]
+
+
+def _ids(values: list[str], field: str) -> list[uuid.UUID]:
+    try:
+        return [uuid.UUID(value) for value in values]
+    except ValueError:
+        raise ValidationFailed({field: "error.bad_request"}, key="error.bad_request") from None
 
 
 def new(ctx):
@@ -57,9 +76,15 @@ def create(ctx):
     body = {k: v for k, v in values.items() if v}
     if form.get("password"):
         body["password"] = form["password"]
+    values["subnet_id"] = form.get("subnet_id", "").strip()
+    values["security_group_ids"] = [v for v in form.getlist("security_group_ids") if v]
     if not values["template_id"]:
         return _form(ctx, 422, values, {"template_id": ctx.t("instance.template_required")})
     try:
+        if values["subnet_id"]:
+            body["subnet_id"] = _ids([values["subnet_id"]], "subnet_id")[0]
+        if values["security_group_ids"]:
+            body["security_group_ids"] = _ids(values["security_group_ids"], "security_group_ids")
         created = ctx.services.instances.create(ctx.principal, ctx.project, body)
     except ValidationFailed as exc:
         return _form(ctx, exc.status, values, field_messages(ctx.t, exc.fields))
