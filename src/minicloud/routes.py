@@ -63,7 +63,9 @@ ROUTES: list[Route] = [
     R("GET", "/api/v1/projects/{project_id:uuid}", "projects.get", projects.get, auth="user", role="viewer",
       response=projects.WITH_MEMBERS, summary="A project with its members", tags=("projects",)),
     R("DELETE", "/api/v1/projects/{project_id:uuid}", "projects.delete", projects.delete, auth="user", role="admin",
-      errors=(409,), summary="Delete a (non-personal) project", tags=("projects",)),
+      status=202, response=projects.DELETE_ACCEPTED, errors=(409,),
+      summary="Delete a (non-personal) project and everything it owns in a job (a repeat while it runs: the same"
+              " operation)", tags=("projects",)),
     R("GET", "/api/v1/projects/{project_id:uuid}/members", "projects.members", projects.list_members,
       query=projects.LIST_QUERY,
       auth="user", role="viewer", response=projects.MEMBER_PAGE, summary="Members and their roles",
