@@ -362,6 +362,8 @@ ROUTES: list[Route] = [
     R("POST", "/admin/users/{user_id:uuid}/quotas", "pages.admin_user_quotas", admin_page.set_user_quotas,
       auth="admin", api=False),
     R("POST", "/project", "pages.switch_project", projects_page.switch, auth="user", api=False),
+    R("POST", "/projects/{project_id:uuid}/delete", "pages.project_delete", projects_page.delete, auth="user",
+      api=False),
     R("GET", "/language/{lang:name}", "pages.language", language.switch, auth="public", api=False),
     R("GET", "/docs", "pages.docs", docs.docs, auth="public", api=False),
     R("GET", "/static/{file:path}", "pages.static", static.serve, auth="public", api=False),

@@ -161,3 +161,33 @@ def test_a_member_who_is_not_admin_cannot_delete_and_a_repeat_is_the_same_operat
     assert refused.status_code == 403
     first = alice.delete(f"/api/v1/projects/{team}").json["operation_id"]
     assert alice.delete(f"/api/v1/projects/{team}").json["operation_id"] == first
+
+
+# -- the console ---------------------------------------------------------------------------------------------
+def form_post(client, path: str, data: dict | None = None):
+    token = client.get_cookie("mc_csrf")
+    if token is None:
+        client.get("/login")
+        token = client.get_cookie("mc_csrf")
+    return client.post(path, data={"csrf_token": token.value, **(data or {})})
+
+
+def test_the_console_queues_the_delete_and_says_so(client, auth, work):
+    alice = auth.user("alice")
+    team = alice.post("/api/v1/projects", json={"name": "capstone"}).json["id"]
+    assert form_post(client, "/login", {"username": "alice", "password": "correct-horse"}).status_code == 303
+    personal = client.get("/dashboard", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert 'id="project-delete"' not in personal  # a personal project has no delete button
+    assert form_post(client, "/project", {"project_id": team}).status_code == 303
+    assert f'action="/projects/{team}/delete"' in client.get("/dashboard").get_data(as_text=True)
+
+    answered = form_post(client, f"/projects/{team}/delete")
+    assert answered.status_code == 303 and answered.headers["Location"].startswith("/dashboard?deleting=capstone")
+    page = client.get(answered.headers["Location"], headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert 'id="project-deleting"' in page and "The project &#34;capstone&#34; is being deleted" in page
+    assert "&#34;alice&#34;" in page  # acting in the personal project again
+    ko = client.get(answered.headers["Location"], headers={"Accept-Language": "ko"}).get_data(as_text=True)
+    assert "프로젝트 &#34;capstone&#34;을(를) 삭제하고 있습니다" in ko
+    work()
+    assert alice.get(f"/api/v1/projects/{team}").status_code == 404
+    assert form_post(client, f"/projects/{alice.personal_project}/delete").status_code == 409
