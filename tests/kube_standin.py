@@ -306,9 +306,6 @@ class KubeStandin:
                 return 409, _status(409, "Conflict", f"Precondition failed: UID in precondition: {wanted_uid}, "
                                                      f"UID in object meta: {current['metadata'].get('uid')}")
             del self.objects[path]
-            if resource == "namespaces":  # what the namespace holds goes with it
-                for held in [p for p in self.objects if f"/namespaces/{name}/" in p]:
-                    del self.objects[held]
             return 200, _status(200, "", "deleted") | {"details": {"name": name, "kind": resource}}
         return 405, _status(405, "MethodNotAllowed", "method not allowed")
 
