@@ -163,6 +163,31 @@ def test_a_member_who_is_not_admin_cannot_delete_and_a_repeat_is_the_same_operat
     assert alice.delete(f"/api/v1/projects/{team}").json["operation_id"] == first
 
 
+def test_a_failing_step_keeps_the_project_and_a_new_delete_finishes(auth, compute, work, services, cloud, cluster,
+                                                                   db):
+    """The cluster does not answer: the apps step fails (after the retries), nothing after it is touched, the
+    project stays; once the cluster is back, a new DELETE queues a new job that takes it all apart."""
+    alice = auth.user("alice")
+    team = alice.post("/api/v1/projects", json={"name": "capstone"}).json["id"]
+    made = furnish(alice, team, compute, work)
+    cluster.reachable = False
+    first = alice.delete(f"/api/v1/projects/{team}").json["operation_id"]
+    work()
+    failed = alice.get(f"/api/v1/operations/{first}").json
+    assert failed["state"] == "failed" and "step apps failed" in failed["last_error"]
+    assert failed["result"]["steps"][-1]["step"] == "apps" and not failed["result"]["steps"][-1]["ok"]
+    assert alice.get(f"/api/v1/projects/{team}").status_code == 200
+    assert len(live_domains(cloud)) == 2 and count_of(db, "buckets", team) == 1  # what follows was not touched
+
+    cluster.reachable = True
+    second = alice.delete(f"/api/v1/projects/{team}").json["operation_id"]
+    assert second != first
+    work()
+    assert alice.get(f"/api/v1/operations/{second}").json["state"] == "succeeded"
+    assert alice.get(f"/api/v1/projects/{team}").status_code == 404
+    assert live_domains(cloud) == set() and services.apps.row(made["app"]) is None
+
+
 # -- the console ---------------------------------------------------------------------------------------------
 def form_post(client, path: str, data: dict | None = None):
     token = client.get_cookie("mc_csrf")
