@@ -60,6 +60,8 @@ def get(ctx, project_id):
 
 def delete(ctx, project_id):
     job = ctx.services.projects.request_delete(ctx.principal, project_id)
+    ctx.audit_target = str(project_id)
+    ctx.audit_project_id = project_id  # the project's own log, until the job deletes it (then NULL)
     return ctx.respond({"project_id": project_id, "operation_id": job["id"]}, 202,
                        {"Location": ctx.url_for("operations.get", operation_id=job["id"])})
 
