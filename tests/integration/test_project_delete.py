@@ -188,6 +188,28 @@ def test_a_failing_step_keeps_the_project_and_a_new_delete_finishes(auth, comput
     assert live_domains(cloud) == set() and services.apps.row(made["app"]) is None
 
 
+def test_what_is_made_during_the_delete_is_deleted_too(auth, compute, work, services, db, monkeypatch):
+    """A bucket made after the buckets step: the last step refuses to drop the row over it (a guest or Swift
+    data would be left behind), and the job runs again and takes that bucket too."""
+    alice = auth.user("alice")
+    team = alice.post("/api/v1/projects", json={"name": "capstone"}).json["id"]
+    furnish(alice, team, compute, work)
+    delete_bucket, made = services.storage.delete_bucket, []
+
+    def delete_then_someone_creates(project_id, name, force=False):
+        delete_bucket(project_id, name, force=force)
+        if not made:
+            made.append(services.storage.create_bucket(project_id, "late"))
+
+    monkeypatch.setattr(services.storage, "delete_bucket", delete_then_someone_creates)
+    accepted = alice.delete(f"/api/v1/projects/{team}").json["operation_id"]
+    work()
+    operation = alice.get(f"/api/v1/operations/{accepted}").json
+    assert operation["state"] == "succeeded" and operation["attempts"] == 2, operation
+    assert operation["result"]["steps"][-2] == {"step": "buckets", "deleted": ["late"], "ok": True}
+    assert count_of(db, "buckets", team) == 0 and alice.get(f"/api/v1/projects/{team}").status_code == 404
+
+
 # -- the console ---------------------------------------------------------------------------------------------
 def form_post(client, path: str, data: dict | None = None):
     token = client.get_cookie("mc_csrf")

@@ -6,8 +6,9 @@ Steps, in order, each recorded on the operation as it ends (``queue.record_progr
 project's namespace), ``instances`` (mini PCs in no VPC subnet), one ``vpc`` cascade per VPC (the steps of
 ``jobs.networks.delete_vpc_cascade``, each carrying its ``vpc_id``), ``public_ips`` (released), ``buckets``
 (emptied and deleted), ``project`` (the row, with its members, quotas and key pairs). The project stays visible
-until the last step. A failing step ends the job with its error; a backend that may come back is retried
-(the job reads what is left afresh, so what is gone is skipped); the project then stays, and a new DELETE
+until the last step. A failing step ends the job with its error; a backend that may come back, or something made in
+the project while the job ran (the last step refuses), is retried (the job reads what is left afresh, so
+what is gone is skipped); the project then stays, and a new DELETE
 queues a new job.
 """
 from __future__ import annotations
@@ -112,8 +113,9 @@ def delete_project(job: dict, context: JobContext) -> Any:
         return progress.result()
     failed = progress.steps[-1]
     message = f"step {failed['step']} failed: {failed['error']}"
-    retry = isinstance(error, UNAVAILABLE) or (isinstance(error, NetworkError) and
-                                               not isinstance(error, NetworkUnavailable))
+    made_meanwhile = isinstance(error, ApiError) and error.code == "project_not_empty"
+    retry = made_meanwhile or isinstance(error, UNAVAILABLE) or (isinstance(error, NetworkError) and
+                                                                 not isinstance(error, NetworkUnavailable))
     if retry and job["attempts"] < job["max_attempts"]:
         raise RuntimeError(message) from error  # run again: what is gone is skipped
     raise PermanentJobError(message) from error

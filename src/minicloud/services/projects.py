@@ -26,6 +26,13 @@ _MEMBER_ORDER = Keyset((("m.created_at", "time", "created_at"), ("u.id", "uuid",
 _PERSON_KEYS = {key.split(".", 1)[1] for key in DEFAULT_KEYS.values()}  # [quotas] keys that are per user
 
 
+_LEFTOVERS = ("SELECT (SELECT count(*) FROM instances WHERE project_id = %(project)s AND state <> 'deleted') AS instances,"
+              " (SELECT count(*) FROM apps WHERE project_id = %(project)s) AS apps,"
+              " (SELECT count(*) FROM buckets WHERE project_id = %(project)s) AS buckets,"
+              " (SELECT count(*) FROM vpcs WHERE project_id = %(project)s) AS vpcs,"
+              " (SELECT count(*) FROM public_ips WHERE project_id = %(project)s) AS public_ips")
+
+
 def _target(project_id: uuid.UUID) -> str:
     return f"project:{project_id}"
 
@@ -178,8 +185,19 @@ class Projects:
 
     def remove(self, project_id: uuid.UUID) -> bool:
         """The ``project.delete`` job's last step: the project's row (its members, quotas and key pairs go with
-        it; API keys are the user's and stay). Whether a row was deleted (False when already gone: a repeat is safe)."""
-        return bool(self.db.execute("DELETE FROM projects WHERE id = %s", (project_id,)))
+        it; API keys are the user's and stay). Under the project's quota lock (the one every create takes), so
+        nothing is made meanwhile; 409 ``project_not_empty`` when a mini PC, app, bucket, VPC or public IP was
+        made after its step (the job runs its steps again). Whether a row was deleted (False when already
+        gone: a repeat is safe)."""
+        from minicloud.services.quotas import Quotas  # quotas builds on this module
+
+        with self.db.connection() as conn:
+            Quotas.lock(conn, project_id)
+            left = conn.execute(_LEFTOVERS, {"project": project_id}).fetchone()
+            held = [kind for kind, n in left.items() if n]
+            if held:
+                raise Conflict("project.not_empty", code="project_not_empty", kinds=", ".join(held))
+            return bool(conn.execute("DELETE FROM projects WHERE id = %s", (project_id,)).rowcount)
 
     def quotas(self, project_id: uuid.UUID) -> dict[str, int]:
         """The project's limits: its own rows over the configured defaults."""
