@@ -106,6 +106,7 @@ def test_deleting_a_project_takes_everything_it_owns_apart(auth, compute, work, 
     top = {step["step"]: step["deleted"] for step in steps if "vpc_id" not in step}
     assert list(top) == ["apps", "namespace", "instances", "public_ips", "buckets", "project"]
     assert top["apps"] == [made["app"]] and top["instances"] == []  # every mini PC is in a VPC subnet
+    assert top["namespace"] == [namespace]
     assert top["public_ips"] == [made["address"]] and top["buckets"] == ["files"]
     cascades: dict[str, dict[str, list]] = {}  # one cascade per VPC, its mini PCs deleted in it
     for step in steps:

@@ -123,6 +123,8 @@ def test_personal_project_cannot_be_deleted_but_others_can(auth, work):
     assert done["state"] == "succeeded", done
     assert [step["step"] for step in done["result"]["steps"]] == [
         "apps", "namespace", "instances", "public_ips", "buckets", "project"]
+    assert done["result"]["steps"][-1]["deleted"] == [team]
+    assert done["result"]["steps"][1]["deleted"] == []  # no cluster, no app: no namespace to delete
 
 
 def test_global_admin_sees_any_project(auth, services):

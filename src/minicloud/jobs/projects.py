@@ -21,6 +21,7 @@ from minicloud.errors import ApiError
 from minicloud.jobs.networks import Progress, delete_instance, delete_vpc_cascade
 from minicloud.jobs.registry import UNAVAILABLE, PermanentJobError, cause_of, job_type
 from minicloud.jobs.worker import JobContext
+from minicloud.services import app_names
 
 
 class ProjectProgress(Progress):
@@ -41,13 +42,14 @@ class _InVpc:
         self.progress.record({**step, "vpc_id": str(self.vpc_id)})
 
 
-def _step(progress: ProjectProgress, name: str, ids: list, delete_one: Callable[[Any], None]) -> Exception | None:
-    """``delete_one(id)`` for each id, recorded as one step; the error that ended it, else None."""
+def _step(progress: ProjectProgress, name: str, ids: list, delete_one: Callable[[Any], Any]) -> Exception | None:
+    """``delete_one(id)`` for each id, recorded as one step (an id whose delete answered False had nothing to
+    delete and is not listed); the error that ended it, else None."""
     deleted: list[str] = []
     try:
         for item_id in ids:
-            delete_one(item_id)
-            deleted.append(str(item_id))
+            if delete_one(item_id) is not False:
+                deleted.append(str(item_id))
     except Exception as exc:  # noqa: BLE001 - the step's outcome says why; the job fails after it
         progress.record({"step": name, "deleted": deleted, "ok": False, "error": cause_of(exc)})
         return exc
@@ -75,10 +77,10 @@ def delete_project_cascade(job: dict, context: JobContext, project_id: uuid.UUID
                            progress: ProjectProgress) -> Exception | None:
     """Every step in order; None when each went through, else the error of the step that ended it."""
     services = context.services
-    steps: list[tuple[str, Callable[[], list], Callable[[Any], None]]] = [
+    steps: list[tuple[str, Callable[[], list], Callable[[Any], Any]]] = [
         ("apps", lambda: _ids(context, "SELECT id FROM apps WHERE project_id = %s ORDER BY created_at", project_id),
          lambda app_id: _delete_app(context, project_id, app_id)),
-        ("namespace", lambda: [project_id], lambda _: services.apps.delete_namespace(project_id)),
+        ("namespace", lambda: [app_names.namespace_for(project_id)], lambda _: services.apps.delete_namespace(project_id)),
         ("instances", lambda: _ids(context, "SELECT id FROM instances WHERE project_id = %s AND subnet_id IS NULL"
                                             " AND state <> 'deleted' ORDER BY created_at", project_id),
          lambda instance_id: delete_instance(job, context, project_id, instance_id)),
