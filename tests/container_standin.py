@@ -96,6 +96,12 @@ class StandinCluster:
             if (self.objects.get(key, {}).get("metadata", {}).get("labels") or {}).get(APP_ID) == app.app_id:
                 del self.objects[key]
 
+    def delete_project(self, namespace: str) -> None:
+        self._check()
+        self.calls.append(("delete_project", namespace))
+        for key in [k for k in self.objects if k[1] == namespace or k == ("Namespace", "", namespace)]:
+            del self.objects[key]
+
     def remove_behind_back(self, k8s_name: str) -> None:
         for key in [k for k in self.objects if k[2] == k8s_name]:
             del self.objects[key]

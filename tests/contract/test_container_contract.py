@@ -250,6 +250,15 @@ def test_delete_leaves_objects_of_the_apps_name_that_are_not_the_apps(cluster):
     assert driver.existing_apps(NS) == set()  # a Deployment minicloud did not make is no app
 
 
+def test_delete_project_removes_the_namespace_and_again_is_safe(cluster):
+    driver = deployed(cluster)
+    driver.delete(APP)
+    driver.delete_project(NS)
+    assert not cluster.exists("Namespace", NS)  # what it held goes with it (a cluster's namespace controller)
+    driver.delete_project(NS)  # already gone: fine
+    driver.delete_project("mc-never-made")
+
+
 # ---- reading ----------------------------------------------------------------------------------------
 
 def test_observe_an_app_that_was_never_deployed(cluster):
@@ -280,7 +289,7 @@ def test_cluster_info_names_server_version_and_source(cluster):
 def calls(driver: ContainerDriver) -> list:
     return [lambda: driver.ensure_project(PROJECT), lambda: driver.deploy(PROJECT, APP),
             lambda: driver.redeploy(APP), lambda: driver.scale(APP, 1), lambda: driver.delete(APP),
-            lambda: driver.observe(APP), lambda: driver.logs(APP, 5), lambda: driver.existing_apps(NS),
+            lambda: driver.delete_project(NS), lambda: driver.observe(APP), lambda: driver.logs(APP, 5), lambda: driver.existing_apps(NS),
             driver.cluster_info]
 
 

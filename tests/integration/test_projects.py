@@ -105,12 +105,26 @@ def test_viewer_can_read(auth):
     assert carol.get(f"/api/v1/projects/{project}/members").status_code == 200
 
 
-def test_personal_project_cannot_be_deleted_but_others_can(auth):
+def test_personal_project_cannot_be_deleted_but_others_can(auth, work):
     alice = auth.user()
     assert alice.delete(f"/api/v1/projects/{alice.personal_project}").status_code == 409
     team = alice.post("/api/v1/projects", json={"name": "team"}).json["id"]
-    assert alice.delete(f"/api/v1/projects/{team}").status_code == 204
+    response = alice.delete(f"/api/v1/projects/{team}")
+    assert response.status_code == 202
+    operation = response.json["operation_id"]
+    assert response.json["project_id"] == team
+    assert response.headers["Location"] == f"/api/v1/operations/{operation}"
+    assert alice.get(f"/api/v1/projects/{team}").status_code == 200  # visible until the job's last step
+    again = alice.delete(f"/api/v1/projects/{team}")  # a repeat while the job waits: the same operation
+    assert again.status_code == 202 and again.json["operation_id"] == operation
+    work()
     assert alice.get(f"/api/v1/projects/{team}").status_code == 404
+    done = alice.get(f"/api/v1/operations/{operation}").json
+    assert done["state"] == "succeeded", done
+    assert [step["step"] for step in done["result"]["steps"]] == [
+        "apps", "namespace", "instances", "public_ips", "buckets", "project"]
+    assert done["result"]["steps"][-1]["deleted"] == [team]
+    assert done["result"]["steps"][1]["deleted"] == []  # no cluster, no app: no namespace to delete
 
 
 def test_global_admin_sees_any_project(auth, services):

@@ -114,7 +114,10 @@ def test_success_statuses_come_from_the_route_table(doc):
     assert codes("post", "/api/v1/auth/login") == {"200"}
     assert codes("post", "/api/v1/auth/logout") == {"204"}
     assert "content" not in doc["paths"]["/api/v1/auth/logout"]["post"]["responses"]["204"]
-    assert codes("delete", "/api/v1/projects/{project_id}") == {"204"}
+    assert codes("delete", "/api/v1/projects/{project_id}") == {"202"}  # a job takes the project apart
+    accepted = doc["paths"]["/api/v1/projects/{project_id}"]["delete"]["responses"]["202"]
+    assert "Location" in accepted["headers"]
+    assert {"project_id", "operation_id"} <= set(accepted["content"]["application/json"]["schema"]["properties"])
     # every request may also have a path or query that is not text (400), or a line too long to read (414)
     assert set(doc["paths"]["/readyz"]["get"]["responses"]) == {"200", "400", "414", "503"}
 

@@ -113,5 +113,6 @@ def load_modules(names: str) -> None:
     importlib.import_module("minicloud.jobs.storage")
     importlib.import_module("minicloud.jobs.apps")
     importlib.import_module("minicloud.jobs.networks")
+    importlib.import_module("minicloud.jobs.projects")
     for name in filter(None, (n.strip() for n in names.split(","))):
         importlib.import_module(name)

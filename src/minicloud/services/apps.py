@@ -410,6 +410,16 @@ class Apps:
         self.db.execute("DELETE FROM apps WHERE id = %s", (app_id,))
         return {"deleted": True}
 
+    def delete_namespace(self, project_id) -> bool:
+        """For a project being deleted, once its apps are gone: its namespace (with its quota, limits and
+        policy). False, touching nothing, when no cluster is configured and the project has no app (it never
+        had a namespace a cluster could hold). Raises the driver's errors. Repeat: safe."""
+        if not self.cluster()["configured"] and not self.db.fetchone(
+                "SELECT 1 FROM apps WHERE project_id = %s LIMIT 1", (project_id,)):
+            return False
+        self.driver.delete_project(app_names.namespace_for(project_id))
+        return True
+
     # -- observing -----------------------------------------------------------------------------------
     def refresh(self, row: dict) -> dict:
         """Observe the app and store what it means (status, message, ready replicas, events)."""

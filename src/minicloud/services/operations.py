@@ -17,11 +17,15 @@ class Operations:
         self.db = db
 
     def get(self, principal: Principal, operation_id: uuid.UUID) -> dict:
-        """The job, if it belongs to one of the caller's projects (or the caller is a global admin)."""
-        row = self.db.fetchone(f"SELECT {_COLUMNS} FROM jobs WHERE id = %s", (operation_id,))
+        """The job, if it belongs to one of the caller's projects (or the caller is a global admin); a job whose
+        project is gone (a project's delete) stays the caller's when they asked for it."""
+        row = self.db.fetchone(f"SELECT {_COLUMNS}, user_id FROM jobs WHERE id = %s", (operation_id,))
         if row is None or not (principal.is_admin or
-                               (row["project_id"] and principal.membership(row["project_id"]))):
+                               (row["project_id"] and principal.membership(row["project_id"])) or
+                               (row["project_id"] is None and row["user_id"] is not None
+                                and row["user_id"] == principal.user_id)):
             raise NotFoundError("operation.not_found")
+        del row["user_id"]
         return row
 
     def submit(self, kind: str, payload: dict, *, principal: Principal | None = None,

@@ -7,6 +7,7 @@ import psycopg
 import psycopg.errors
 
 from minicloud.config import Config
+from minicloud.db import queue
 from minicloud.db.pool import Database
 from minicloud.errors import Conflict, Forbidden, NotFoundError
 from minicloud.services.pagination import MAX_LIMIT, Keyset
@@ -14,6 +15,7 @@ from minicloud.services.principal import ROLE_RANK, Principal, ProjectRef
 from minicloud.services.user_quotas import DEFAULT_KEYS, UserQuotas
 
 ROLES = tuple(ROLE_RANK)
+DELETE_JOB = "project.delete"
 _COLUMNS = "p.id, p.name, p.description, p.personal, p.owner_id, p.created_at"
 # personal projects first, then oldest first
 _PROJECT_ORDER = Keyset((("(NOT p.personal)", "bool", lambda row: not row["personal"]),
@@ -22,6 +24,17 @@ _MEMBER_ORDER = Keyset((("m.created_at", "time", "created_at"), ("u.id", "uuid",
 
 
 _PERSON_KEYS = {key.split(".", 1)[1] for key in DEFAULT_KEYS.values()}  # [quotas] keys that are per user
+
+
+_LEFTOVERS = ("SELECT (SELECT count(*) FROM instances WHERE project_id = %(project)s AND state <> 'deleted') AS instances,"
+              " (SELECT count(*) FROM apps WHERE project_id = %(project)s) AS apps,"
+              " (SELECT count(*) FROM buckets WHERE project_id = %(project)s) AS buckets,"
+              " (SELECT count(*) FROM vpcs WHERE project_id = %(project)s) AS vpcs,"
+              " (SELECT count(*) FROM public_ips WHERE project_id = %(project)s) AS public_ips")
+
+
+def _target(project_id: uuid.UUID) -> str:
+    return f"project:{project_id}"
 
 
 class Projects:
@@ -152,11 +165,39 @@ class Projects:
                                (ref.id, user_id)):
             raise NotFoundError("project.member_not_found")
 
-    def delete(self, principal: Principal, project_id: uuid.UUID) -> None:
+    def request_delete(self, principal: Principal, project_id: uuid.UUID) -> dict:
+        """Queue the ``project.delete`` job that takes everything the project owns apart, then its row: the
+        job row. While such a job is queued or running, the same job (a repeat is safe). 409 for a personal
+        project; the caller must be the project's admin."""
         ref = self._require_admin(principal, project_id)
         if ref.personal:
             raise Conflict("project.personal_cannot_be_deleted", code="personal_project")
-        self.db.execute("DELETE FROM projects WHERE id = %s", (ref.id,))
+        with self.db.connection() as conn:
+            if conn.execute("SELECT 1 FROM projects WHERE id = %s FOR UPDATE", (ref.id,)).fetchone() is None:
+                raise NotFoundError("project.not_found")
+            pending = conn.execute("SELECT * FROM jobs WHERE kind = %s AND target = %s AND state IN ('queued', 'running')"
+                                   " ORDER BY created_at LIMIT 1", (DELETE_JOB, _target(ref.id))).fetchone()
+            if pending is not None:
+                return pending
+            return queue.enqueue(conn, DELETE_JOB, {"project_id": str(ref.id)}, project_id=ref.id,
+                                 user_id=principal.user_id, target=_target(ref.id),
+                                 max_attempts=int(self.config.get("jobs.max_attempts")))
+
+    def remove(self, project_id: uuid.UUID) -> bool:
+        """The ``project.delete`` job's last step: the project's row (its members, quotas and key pairs go with
+        it; API keys are the user's and stay). Under the project's quota lock (the one every create takes), so
+        nothing is made meanwhile; 409 ``project_not_empty`` when a mini PC, app, bucket, VPC or public IP was
+        made after its step (the job runs its steps again). Whether a row was deleted (False when already
+        gone: a repeat is safe)."""
+        from minicloud.services.quotas import Quotas  # quotas builds on this module
+
+        with self.db.connection() as conn:
+            Quotas.lock(conn, project_id)
+            left = conn.execute(_LEFTOVERS, {"project": project_id}).fetchone()
+            held = [kind for kind, n in left.items() if n]
+            if held:
+                raise Conflict("project.not_empty", code="project_not_empty", kinds=", ".join(held))
+            return bool(conn.execute("DELETE FROM projects WHERE id = %s", (project_id,)).rowcount)
 
     def quotas(self, project_id: uuid.UUID) -> dict[str, int]:
         """The project's limits: its own rows over the configured defaults."""

@@ -132,6 +132,10 @@ class ContainerDriver(Protocol):
         ``minicloud.io/app-id`` label with its id) is left alone. Raises KubernetesError for a
         refusal. Repeat: safe (missing is fine)."""
 
+    def delete_project(self, namespace: str) -> None:
+        """Afterwards the project's namespace is gone or going (Kubernetes removes what it still holds in the
+        background). Raises KubernetesError for a refusal. Repeat: safe (missing is fine)."""
+
     def observe(self, app: AppSpec) -> AppObservation:
         """The app's Deployment (None when gone), its Pods (label ``minicloud.io/app-id``) and the
         recent Events about the Deployment, its ReplicaSets and Pods, oldest first; whether its

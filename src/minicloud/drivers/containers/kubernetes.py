@@ -194,6 +194,12 @@ class KubernetesDriver:
                 self._delete(path, uid=current["metadata"].get("uid"))
 
     @_public
+    def delete_project(self, namespace: str) -> None:
+        """Afterwards the namespace is gone or terminating (Kubernetes deletes what it holds in the
+        background); already missing is fine."""
+        self._delete(f"{COLLECTIONS['Namespace']}/{namespace}")
+
+    @_public
     def observe(self, app: AppSpec) -> AppObservation:
         """The app's Deployment (None when gone), its Pods (label ``minicloud.io/app-id``) and the
         recent Events about the Deployment, its ReplicaSets and Pods (oldest first)."""

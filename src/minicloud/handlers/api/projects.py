@@ -38,6 +38,8 @@ CREATED = located(PROJECT)
 WITH_MEMBERS = extended(PROJECT, {"members": array(MEMBER)})
 MEMBER_PAGE = page_of(MEMBER)
 ROLE_CHANGED = obj({"user_id": UUID, "role": ROLE})
+DELETE_ACCEPTED = located(obj({"project_id": UUID,
+                               "operation_id": {**UUID, "description": "GET /api/v1/operations/{id}: the steps so far"}}))
 
 
 def list_projects(ctx):
@@ -57,8 +59,11 @@ def get(ctx, project_id):
 
 
 def delete(ctx, project_id):
-    ctx.services.projects.delete(ctx.principal, project_id)
-    return ctx.respond(None, 204)
+    job = ctx.services.projects.request_delete(ctx.principal, project_id)
+    ctx.audit_target = str(project_id)
+    ctx.audit_project_id = project_id  # the project's own log, until the job deletes it (then NULL)
+    return ctx.respond({"project_id": project_id, "operation_id": job["id"]}, 202,
+                       {"Location": ctx.url_for("operations.get", operation_id=job["id"])})
 
 
 def list_members(ctx, project_id):

@@ -40,4 +40,6 @@ def _view(ctx, card) -> dict:
 
 def dashboard(ctx):
     cards = ctx.services.dashboard.cards(ctx.principal, ctx.project)
-    return render(ctx, "dashboard.html", cards=[_view(ctx, card) for card in cards])
+    deleting = ctx.request.args.get("deleting", "")[:64]
+    notice = ctx.t("dashboard.project_deleting", project=deleting) if deleting else None
+    return render(ctx, "dashboard.html", cards=[_view(ctx, card) for card in cards], notice=notice)

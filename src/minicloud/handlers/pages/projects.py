@@ -1,4 +1,4 @@
-"""Switching the acting project from the console header (remembered in a cookie)."""
+"""Switching the acting project from the console header (remembered in a cookie), and deleting a project."""
 from __future__ import annotations
 
 import uuid
@@ -19,3 +19,14 @@ def switch(ctx):
     ctx.set_cookie(PROJECT_COOKIE, str(project.id), max_age=YEAR, httponly=True, samesite="Lax",
                    secure=bool(ctx.config.get("server.secure_cookies")), path="/")
     return ctx.redirect(safe_next(ctx.request.form.get("next"), "/dashboard"))
+
+
+def delete(ctx, project_id):
+    """Queue the project's delete (403 unless its admin, 409 for a personal project: the error page says so) and
+    go back to the dashboard in the personal project, saying the job takes the project apart."""
+    project = ctx.services.projects.resolve(ctx.principal, project_id)
+    ctx.services.projects.request_delete(ctx.principal, project.id)
+    ctx.audit_target = str(project.id)
+    ctx.audit_project_id = project.id
+    ctx.set_cookie(PROJECT_COOKIE, "", expires=0, path="/")  # the personal project is the acting one again
+    return ctx.redirect(ctx.url_for("pages.dashboard", deleting=project.name))
