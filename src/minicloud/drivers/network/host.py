@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from minicloud.drivers.network.base import NetworkError, NetworkUnavailable, Subnet, leg_names
+from minicloud.drivers.network import nft
+from minicloud.drivers.network.base import NetworkError, Subnet, leg_names
 
 TIMEOUT = 15.0  # seconds for one command; a hung `ip` or `nft` becomes a NetworkError
 
@@ -33,16 +34,9 @@ class Runner:
             netns: str | None = None) -> subprocess.CompletedProcess:
         """Run ``argv`` (inside ``netns`` when given). Raises NetworkUnavailable when the program is missing,
         NetworkError when it fails (``check``) or times out."""
-        if netns is not None:
-            argv = ["ip", "netns", "exec", netns, *argv]
-        line = shlex.join(argv)
+        line = shlex.join(["ip", "netns", "exec", netns, *argv] if netns is not None else argv)
         self.record(line + (" <<EOF\n" + input.rstrip("\n") + "\nEOF" if input else ""))
-        try:
-            done = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=self.timeout)
-        except FileNotFoundError:
-            raise NetworkUnavailable(f"{argv[0]} is not installed on this host") from None
-        except subprocess.TimeoutExpired:
-            raise NetworkError(f"`{line}` did not finish within {self.timeout:g} s") from None
+        done = nft.run(argv, netns=netns, input=input, timeout=self.timeout)
         if check and done.returncode != 0:
             said = (done.stderr or done.stdout).strip()
             raise NetworkError(f"`{line}` failed (exit {done.returncode}): {said}")
