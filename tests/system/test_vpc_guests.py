@@ -18,7 +18,7 @@ import uuid
 import pytest
 from werkzeug.test import Client
 
-from test_mini_pcs import CREATE_TIMEOUT, MiniCloud, mini_env  # noqa: F401 - mini_env is a fixture
+from test_mini_pcs import CREATE_TIMEOUT, MiniCloud, compute_settings, mini_env  # noqa: F401 - mini_env is a fixture
 from waiting import wait_for
 from minicloud.drivers.network.base import PublicNetwork
 from minicloud.drivers.network.linux import LinuxNetworkDriver
@@ -40,6 +40,7 @@ def tag():
 @pytest.fixture
 def config(config, mini_env, tmp_path, tag):  # noqa: F811 - the mini PCs' config, networks enforced
     return config.with_overrides({
+        **compute_settings(mini_env),  # this session's own storage pool, console folder and ports
         "compute.network_mode": "auto",
         "network.enforcement": "on",
         "network.public_bridge": f"mcpub{tag}",
