@@ -297,7 +297,7 @@ def test_the_reconciler_pass_repairs_drift_and_says_so(config, services, driver,
         driver.drifted = True  # someone removed a bridge behind minicloud's back
         repaired = reconcile(context)
     assert repaired["changes"]
-    assert any("repaired drift" in r.getMessage() for r in caplog.records)
+    assert any("network reconcile changed the host" in r.getMessage() for r in caplog.records)
     assert len(driver.applied) == 3
 
 

@@ -6,7 +6,7 @@
   (``NetworkError``) is retried with the queue's backoff (the driver leaves the old rules in place).
 - ``network.reconcile`` (every ``network.reconcile_seconds``): the same apply. The driver converges and
   changes nothing when the host matches, so a pass that reports changes repaired drift (a bridge or a
-  table removed behind our back, a host restart); it is logged.
+  table removed behind our back, a host restart) or ran before a change's own apply job; it is logged.
 - ``vpc.delete`` (``{"vpc_id"}``): the cascade of ``DELETE /vpcs/{id}?cascade=true`` — each step calls the
   owning service's delete (instances, public IPs (disassociated: they stay the project's), subnets, route
   tables, gateway, groups (rules naming them first), ACLs, the VPC);
@@ -52,7 +52,8 @@ def reconcile(context: JobContext) -> dict:
         log.warning("network reconcile: the host cannot apply networks: %s", exc)
         return {"applied": False, "reason": str(exc)}
     if outcome.get("changes"):
-        log.warning("network reconcile repaired drift (digest %s): %s", outcome["digest"], "; ".join(outcome["changes"]))
+        log.warning("network reconcile changed the host (drift, or a change whose apply job had not run yet; "
+                    "digest %s): %s", outcome["digest"], "; ".join(outcome["changes"]))
     return outcome
 
 
