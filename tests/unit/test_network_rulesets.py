@@ -105,7 +105,7 @@ def test_group_rules_read_in_words_and_a_group_reference_is_its_member_set():
     text = rulesets.render_host(HostState((make_vpc(),)))["minicloud_sg"]
     assert ('ip saddr @sg12 counter accept comment "sg web (sg12) rule 2: all from group web (sg12)"' in text)
     assert 'comment "sg web (sg12) rule 1: tcp 22 from 0.0.0.0/0"' in text
-    assert "ip daddr 10.2.0.0/16 meta l4proto tcp counter accept" in text
+    assert "ip daddr 10.2.0.0/16 meta l4proto tcp counter goto ingress" in text  # an allowed egress goes on to the receiver
     members = re.search(r"set sg12 \{[^}]*elements = \{ ([^}]*) \}", text).group(1)
     assert members == "10.1.0.11, 10.1.0.12"
     assert re.search(r"set sg13 \{[^}]*elements = \{ 10\.1\.0\.12 \}", text)

@@ -5,12 +5,13 @@ then defines the whole table, so one ``nft -f`` replaces it in one transaction (
 
 - ``inet minicloud_sg`` on the host (``security_groups.nft.j2``): security groups. Bridged IPv4 reaches
   the inet ``forward`` hook through br_netfilter, where ``iifname``/``oifname`` is the *bridge*. A raw
-  prerouting chain puts each VPC's bridges in conntrack zone ``vpc.number``; two base chains on
-  ``forward`` check the sending NIC's egress (``iifname . ip saddr vmap @nic_out``) and then the
-  receiving NIC's ingress (``oifname . ip daddr vmap @nic_in``): one lookup each, however many NICs.
+  prerouting chain puts each VPC's bridges in conntrack zone ``vpc.number``; one base chain on
+  ``forward`` accepts flows already allowed at its first rule, then checks the sending NIC's egress
+  (chain ``egress``: ``iifname . ip saddr vmap @nic_out``) and the receiving NIC's ingress (chain
+  ``ingress``: ``oifname . ip daddr vmap @nic_in``): one lookup each, however many NICs.
   A NIC's chain jumps to its groups' chains (``sg<n>_out`` / ``sg<n>_in``, rendered once per group); an
-  allowing rule accepts (ending that base chain, so the other one still runs), the NIC chain drops the
-  rest. Group membership is the set ``sg<n>`` of its members' addresses, so ``ip saddr @sg<n>`` follows
+  allowing egress rule goes on to the receiver's check (``goto ingress``), an allowing ingress rule
+  accepts; the NIC chain drops the rest. Group membership is the set ``sg<n>`` of its members' addresses, so ``ip saddr @sg<n>`` follows
   membership. Replies pass (``ct state established,related accept``); DHCP and everything to or from
   the router's ``.1``/``.2`` pass unfiltered.
 - ``bridge minicloud_spoof`` on the host (``antispoof.nft.j2``): per port (``iifname`` is the tap in the
@@ -201,7 +202,8 @@ def _rule_line(group: SecurityGroup, rule: SecurityGroupRule, groups_known: dict
         where, where_words = cidr_match(remote, rule.cidr) or "meta nfproto ipv4", str(block)
     words = (f"sg {clean_name(group.name)} (sg{group.number}) rule {number(rule.number, 'rule number')}: "
              f"{proto_words} {words_side} {where_words}")
-    return Rendered(_join(where, proto, "counter accept"), comment(words))
+    verdict = "counter accept" if direction == "ingress" else "counter goto ingress"  # egress: then the receiver
+    return Rendered(_join(where, proto, verdict), comment(words))
 
 
 def _group_model(group: SecurityGroup, groups_known: dict[int, str], members: list[str]) -> dict:
