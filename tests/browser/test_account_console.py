@@ -213,7 +213,7 @@ def test_renting_with_a_chosen_image_renaming_and_the_quota_card(server, browser
     page = open_page(browser, locale)
     sign_up_and_log_in(page, server, f"renter-{lang}", "Renter")
     detail = rent(page, server, "web1", image="alpine")
-    expect(page.locator("main")).to_contain_text("alpine")
+    expect(page.locator("#instance-image")).to_have_text("alpine")
     # no worker runs here: the mini PC is put at rest, as if its job had built and stopped it
     services.db.execute("UPDATE instances SET state = 'stopped' WHERE name = 'web1'")
     page.goto(detail)
@@ -231,3 +231,26 @@ def test_renting_with_a_chosen_image_renaming_and_the_quota_card(server, browser
     expect(card.locator('li[data-quota="vcpus"] meter')).to_have_attribute("value", "1")
     shots(page, "dashboard", lang)
     page.context.close()
+
+
+def test_the_account_pages_work_without_javascript(server, browser, clean_db):  # noqa: F811
+    from playwright.sync_api import expect
+
+    context = browser.new_context(locale="ko-KR", viewport=WIDE, java_script_enabled=False, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    sign_up_and_log_in(page, server, "nojs-keys", "No Script")
+    page.goto(server + "/key-pairs")
+    page.fill("#generate-name", "plain")
+    page.locator("#keypair-generate button[type=submit]").click()
+    with page.expect_download() as caught:
+        page.locator("#private-key-download button").click()
+    assert caught.value.suggested_filename == "plain.pem"
+    page.goto(server + "/api-keys")
+    page.fill("#key-name", "ci")
+    page.locator("#api-key-create button[type=submit]").click()
+    expect(page.locator("#new-key-secret")).to_have_value(re.compile(r"^mck_"))
+    page.goto(server + "/api-keys")
+    page.locator('#api-keys tr[data-api-key="ci"] button.danger').click()
+    expect(page.locator("#done")).to_contain_text("API 키를 폐기했습니다: ci")
+    context.close()

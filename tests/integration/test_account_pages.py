@@ -277,9 +277,11 @@ def rent(client, compute, name="web1") -> str:
     return created.headers["Location"]
 
 
-def test_renaming_a_mini_pc_from_its_page(client, alice, compute):
+def test_renaming_a_mini_pc_from_its_page(client, alice, compute, work):
     detail = rent(client, compute, "web1")
     rent(client, compute, "web2")
+    assert 'action="' + detail + '/rename"' not in html(client.get(detail))  # it refreshes itself while pending
+    work()
     assert 'action="' + detail + '/rename"' in html(client.get(detail))
     bad = post_form(client, detail + "/rename", {"name": "web_1!"}, headers=KO)
     assert bad.status_code == 422
