@@ -168,6 +168,8 @@ def test_projects_list_my_role_and_a_new_one_is_created_with_me_as_admin(client,
     project_id = create_project(client, "team", "for the lab")
     settings = html(client.get(f"/projects/{project_id}?done=project_created&name=team", headers=KO))
     assert "프로젝트를 만들었습니다: team" in settings and "for the lab" in settings
+    quotas = re.search(r'<section class="card account-section account-quotas"(.*?)</section>', settings, re.S).group(1)
+    assert re.search(r'data-quota="instances">.*?0 / 5', quotas, re.S) and "0 B / 10 GiB" in quotas
     assert {p["name"]: p["role"] for p in alice.me["projects"]}["team"] == "admin"
 
 
@@ -332,3 +334,4 @@ def test_the_dashboard_shows_what_is_used_of_each_limit(client, alice, compute, 
     ram = re.search(r'<li data-quota="ram_mib">(.*?)</li>', card, re.S).group(1)
     assert "512 / 16384 MiB" in ram
     assert 'data-quota="bucket_bytes"' in card
+    assert f'href="/projects/{alice.personal_project}#quotas"' in page

@@ -8,6 +8,7 @@ import uuid
 from minicloud.errors import ApiError, BadRequest, Conflict, ValidationFailed
 from minicloud.handlers.pages.account_notices import done, done_message, refused
 from minicloud.handlers.pages.common import YEAR, in_utc, render, safe_next
+from minicloud.handlers.pages.quota_bars import quota_rows
 from minicloud.services.projects import ROLES
 from minicloud.web.session import PROJECT_COOKIE
 
@@ -76,7 +77,8 @@ def project_page(ctx, project_id, status=200, values=None, errors=None, message=
     """The project's settings page; a refused form (rename here, members in members.py) comes back to it."""
     project = ctx.services.projects.get(ctx.principal, project_id)
     in_utc(project["members"], "created_at")
-    return render(ctx, "account/project.html", status=status, project=project, roles=ROLES,
+    quotas = quota_rows(ctx, ctx.services.quotas.show(project["id"]))
+    return render(ctx, "account/project.html", status=status, project=project, roles=ROLES, quotas=quotas,
                   is_admin=project["role"] == "admin", values=values or {}, errors=errors or {}, message=message,
                   form=form, done=done_message(ctx))
 
