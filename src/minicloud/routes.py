@@ -26,6 +26,7 @@ from minicloud.handlers.pages import networks as networks_page
 from minicloud.handlers.pages import networks_rules, networks_vpc
 from minicloud.handlers.pages import instances as instances_page
 from minicloud.handlers.pages import projects as projects_page
+from minicloud.handlers.pages import api_keys as api_keys_page, keypairs as keypairs_page, members as members_page
 from minicloud.handlers.pages import storage as storage_page
 from minicloud.web.router import Route
 from minicloud.web.schemas import located
@@ -64,6 +65,9 @@ ROUTES: list[Route] = [
       tags=("projects",)),
     R("GET", "/api/v1/projects/{project_id:uuid}", "projects.get", projects.get, auth="user", role="viewer",
       response=projects.WITH_MEMBERS, summary="A project with its members", tags=("projects",)),
+    R("PATCH", "/api/v1/projects/{project_id:uuid}", "projects.update", projects.update, auth="user", role="admin",
+      body=projects.UPDATE_BODY, response=projects.PROJECT, errors=(409,),
+      summary="Rename a project or change its description (its admins)", tags=("projects",)),
     R("DELETE", "/api/v1/projects/{project_id:uuid}", "projects.delete", projects.delete, auth="user", role="admin",
       status=202, response=projects.DELETE_ACCEPTED, errors=(409,),
       summary="Delete a (non-personal) project and everything it owns in a job (a repeat while it runs: the same"
@@ -393,6 +397,30 @@ ROUTES: list[Route] = [
     R("POST", "/project", "pages.switch_project", projects_page.switch, auth="user", api=False),
     R("POST", "/projects/{project_id:uuid}/delete", "pages.project_delete", projects_page.delete, auth="user",
       api=False),
+    # ---- account console: key pairs, API keys, projects and their members, renaming a mini PC
+    R("GET", "/key-pairs", "pages.keypairs", keypairs_page.index, api=False),
+    R("POST", "/key-pairs", "pages.keypair_import", keypairs_page.create, api=False),
+    R("POST", "/key-pairs/generate", "pages.keypair_generate", keypairs_page.generate, api=False),
+    R("POST", "/key-pairs/private-key", "pages.keypair_private_key", keypairs_page.download, role="user",
+      api=False, audit=False),
+    R("POST", "/key-pairs/{keypair_id:uuid}/delete", "pages.keypair_delete", keypairs_page.delete, api=False),
+    R("GET", "/api-keys", "pages.api_keys", api_keys_page.index, auth="user", api=False),
+    R("POST", "/api-keys", "pages.api_key_create", api_keys_page.create, auth="user", api=False),
+    R("POST", "/api-keys/{key_id:uuid}/revoke", "pages.api_key_revoke", api_keys_page.revoke, auth="user",
+      api=False),
+    R("GET", "/projects", "pages.projects", projects_page.index, auth="user", api=False),
+    R("POST", "/projects", "pages.project_create", projects_page.create, auth="user", api=False),
+    R("GET", "/projects/{project_id:uuid}", "pages.project", projects_page.detail, auth="user", api=False),
+    R("POST", "/projects/{project_id:uuid}", "pages.project_rename", projects_page.rename, auth="user", api=False),
+    R("GET", "/projects/{project_id:uuid}/delete", "pages.project_delete_confirm", projects_page.confirm_delete,
+      auth="user", api=False),
+    R("POST", "/projects/{project_id:uuid}/members", "pages.member_add", members_page.add, auth="user", api=False),
+    R("POST", "/projects/{project_id:uuid}/members/{user_id:uuid}/role", "pages.member_role",
+      members_page.change_role, auth="user", api=False),
+    R("POST", "/projects/{project_id:uuid}/members/{user_id:uuid}/remove", "pages.member_remove",
+      members_page.remove, auth="user", api=False),
+    R("POST", "/mini-pcs/{instance_id:uuid}/rename", "pages.instance_rename", instances_page.rename, api=False),
+    # ---- end of the account console
     R("GET", "/language/{lang:name}", "pages.language", language.switch, auth="public", api=False),
     R("GET", "/docs", "pages.docs", docs.docs, auth="public", api=False),
     R("GET", "/static/{file:path}", "pages.static", static.serve, auth="public", api=False),

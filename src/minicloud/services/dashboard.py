@@ -57,7 +57,8 @@ class Dashboard:
         return self.services.operations.counts(project.id)
 
     def _quotas(self, principal: Principal, project: ProjectRef) -> dict:
-        return self.services.projects.quotas(project.id)
+        """The project's limits and what it uses now ({"limits", "usage"})."""
+        return self.services.quotas.show(project.id)
 
     def _activity(self, principal: Principal, project: ProjectRef) -> dict:
         return {"events": self.services.audit.recent_for_user(principal.user_id)}

@@ -33,6 +33,20 @@ _LEFTOVERS = ("SELECT (SELECT count(*) FROM instances WHERE project_id = %(proje
               " (SELECT count(*) FROM public_ips WHERE project_id = %(project)s) AS public_ips")
 
 
+# What a project's delete takes apart, in the job's order (jobs/projects.py); each query names the items.
+_PLAN = (
+    ("apps", "SELECT name AS label FROM apps WHERE project_id = %(project)s ORDER BY created_at"),
+    ("instances", "SELECT name AS label FROM instances WHERE project_id = %(project)s AND state <> 'deleted'"
+                  " ORDER BY created_at"),
+    ("vpcs", "SELECT name AS label FROM vpcs WHERE project_id = %(project)s ORDER BY created_at"),
+    ("public_ips", "SELECT host(address) AS label FROM public_ips WHERE project_id = %(project)s ORDER BY created_at"),
+    ("buckets", "SELECT name AS label FROM buckets WHERE project_id = %(project)s ORDER BY created_at"),
+    ("keypairs", "SELECT name AS label FROM keypairs WHERE project_id = %(project)s ORDER BY name"),
+    ("members", "SELECT u.username AS label FROM memberships m JOIN users u ON u.id = m.user_id"
+                " WHERE m.project_id = %(project)s ORDER BY m.created_at"),
+)
+
+
 def _target(project_id: uuid.UUID) -> str:
     return f"project:{project_id}"
 
@@ -105,6 +119,33 @@ class Projects:
         row["role"] = ref.role
         row["members"] = self.members(principal, project_id)["items"]
         return row
+
+    def update(self, principal: Principal, project_id: uuid.UUID, name: str | None = None,
+               description: str | None = None) -> dict:
+        """Rename the project or change its description (its admins); 409 for a name its owner already uses."""
+        ref = self._require_admin(principal, project_id)
+        try:
+            if not self.db.execute("UPDATE projects SET name = coalesce(%s, name), description = coalesce(%s, description)"
+                                   " WHERE id = %s", (name, description, ref.id)):
+                raise NotFoundError("project.not_found")
+        except psycopg.errors.UniqueViolation:
+            raise Conflict("project.name_taken", code="name_taken", name=name) from None
+        row = self.db.fetchone(f"SELECT {_COLUMNS} FROM projects p WHERE p.id = %s", (ref.id,))
+        if row is None:
+            raise NotFoundError("project.not_found")
+        row["role"] = ref.role
+        return row
+
+    def delete_plan(self, principal: Principal, project_id: uuid.UUID) -> list[dict]:
+        """What deleting the project takes apart, in the order the ``project.delete`` job goes (its admins):
+        [{"kind", "items": [names]}] for apps, mini PCs, VPCs (each taken apart with all it holds), public
+        IPs, buckets, then key pairs and members, which go with the project's row."""
+        ref = self._require_admin(principal, project_id)
+        plan = []
+        for kind, sql in _PLAN:
+            rows = self.db.fetchall(sql, {"project": ref.id})
+            plan.append({"kind": kind, "items": [str(row["label"]) for row in rows]})
+        return plan
 
     def _require_admin(self, principal: Principal, project_id: uuid.UUID) -> ProjectRef:
         ref = self.resolve(principal, project_id)

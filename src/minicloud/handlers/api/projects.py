@@ -20,6 +20,14 @@ MEMBER_BODY = {
     "additionalProperties": False,
     "properties": {"username": {"type": "string", "maxLength": 64}, "role": {"type": "string", "enum": list(ROLES)}},
 }
+UPDATE_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 64},
+        "description": {"type": "string", "maxLength": 500},
+    },
+}
 LIST_QUERY = list_query()
 ROLE_BODY = {
     "type": "object",
@@ -56,6 +64,14 @@ def create(ctx):
 
 def get(ctx, project_id):
     return ctx.respond(ctx.services.projects.get(ctx.principal, project_id))
+
+
+def update(ctx, project_id):
+    body = ctx.body()
+    project = ctx.services.projects.update(ctx.principal, project_id, body.get("name"), body.get("description"))
+    ctx.audit_target = str(project_id)
+    ctx.audit_project_id = project_id
+    return ctx.respond(project)
 
 
 def delete(ctx, project_id):

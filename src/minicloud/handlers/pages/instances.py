@@ -5,6 +5,7 @@ import uuid
 
 from minicloud.errors import ApiError, BadRequest, ValidationFailed
 from minicloud.handlers.api.instances import shown
+from minicloud.handlers.pages.account_notices import done, done_message, refused
 from minicloud.handlers.pages.common import render
 from minicloud.services.instances import ACTIONS, STATES
 from minicloud.web.messages import field_messages
@@ -39,14 +40,21 @@ def index(ctx):
 def _form(ctx, status=200, values=None, errors=None, message=None):
     room = _room(ctx)
     networks = _networks(ctx)
+    images = [i for i in ctx.services.images.list(ctx.principal)["items"] if i["enabled"]]
     templates = [dict(t, fits=_fits(t, room))
                  for t in ctx.services.templates.list(ctx.principal)["items"] if t["enabled"]]
     return render(ctx, "instances/new.html", status=status, values=values or {}, errors=errors or {},
                   message=message, templates=templates, room=room,
                   quotas=ctx.services.quotas.show(ctx.project.id),
-                  images=[i for i in ctx.services.images.list(ctx.principal)["items"] if i["enabled"]],
+                  images=images, default_image=_default_image(ctx, images),
                   keypairs=ctx.services.keypairs.list(ctx.project.id)["items"], networks=networks,
                   has_default_vpc=any(vpc["is_default"] for vpc in networks))
+
+
+def _default_image(ctx, images: list[dict]) -> dict | None:
+    """The image a rental gets when none is chosen (the configured default, else the first by name)."""
+    name = ctx.config.get("compute.default_image")
+    return next((i for i in images if i["name"] == name), images[0] if images else None)
 
 
 def _networks(ctx) -> list[dict]:
@@ -67,7 +75,9 @@ def _ids(values: list[str], field: str) -> list[uuid.UUID]:
 
 
 def new(ctx):
-    return _form(ctx)
+    """The rental form; ``?keypair_id=`` (back from the key pairs page) chooses that key pair."""
+    chosen = ctx.request.args.get("keypair_id", "")[:36]
+    return _form(ctx, values={"keypair_id": chosen} if chosen else None)
 
 
 def create(ctx):
@@ -94,12 +104,31 @@ def create(ctx):
     return ctx.redirect(ctx.url_for("pages.instance", instance_id=created["id"]))
 
 
-def detail(ctx, instance_id):
+def _detail(ctx, instance_id, status=200, rename=None):
     instance = shown(ctx, ctx.services.instances.get(ctx.project, instance_id))
     templates = [t for t in ctx.services.templates.list(ctx.principal)["items"] if t["enabled"]]
-    return render(ctx, "instances/detail.html", instance=instance, templates=templates,
-                  busy=instance["state"] in TRANSITIONAL,
+    return render(ctx, "instances/detail.html", status=status, instance=instance, templates=templates,
+                  busy=instance["state"] in TRANSITIONAL and rename is None, rename=rename or {},
+                  done=done_message(ctx),
                   console=ctx.services.instances.console_log(ctx.project, instance_id))
+
+
+def detail(ctx, instance_id):
+    return _detail(ctx, instance_id)
+
+
+def rename(ctx, instance_id):
+    """The rename form on the detail page; a refused name comes back there with the message and what was typed."""
+    name = ctx.request.form.get("name", "").strip()
+    ctx.audit_target = str(instance_id)
+    try:
+        renamed = ctx.services.instances.rename(ctx.project, instance_id, name)
+    except ApiError as exc:
+        if exc.status == 404:
+            raise
+        status, message, fields = refused(ctx, exc)
+        return _detail(ctx, instance_id, status, {"name": name, "message": message, "error": fields.get("name")})
+    return done(ctx, ctx.url_for("pages.instance", instance_id=instance_id), "instance_renamed", renamed["name"])
 
 
 def act(ctx, instance_id):
