@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from rich import box
 from rich.table import Table
 
 from mcloud.session import Session, escape
@@ -52,7 +53,7 @@ def show_list(session: Session, items: list[dict], columns: Sequence[Column], *,
     if not items:
         session.out.print(session.t(empty))
         return
-    table = Table(show_edge=False, header_style="bold", pad_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", pad_edge=False)
     for header, _ in columns:
         table.add_column(session.t(f"col.{header}"), overflow="fold")
     for item in items:
@@ -64,7 +65,7 @@ def show_one(session: Session, item: dict, fields: Sequence[Column], *, title: s
     if session.json:
         print_json(session, item)
         return
-    table = Table(show_header=False, show_edge=False, pad_edge=False, title=escape(title) if title else None,
+    table = Table(box=None, show_header=False, show_edge=False, pad_edge=False, title=escape(title) if title else None,
                   title_justify="left", title_style="bold")
     table.add_column(style="bold")
     table.add_column(overflow="fold")
