@@ -33,8 +33,8 @@ class Session:
     def json(self) -> bool:
         return self.output == "json"
 
-    def t(self, key: str, **params) -> str:
-        return say(self.lang, key, **params)
+    def t(self, _key: str, /, **params) -> str:
+        return say(self.lang, _key, **params)
 
     def client(self, *, anonymous: bool = False) -> ApiClient:
         """The API client for the profile; exits 3 when the profile has no login (unless ``anonymous``)."""

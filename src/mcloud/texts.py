@@ -26,7 +26,7 @@ def catalog(lang: str) -> dict[str, str]:
     return json.loads(resources.files("mcloud").joinpath(f"locales/{lang}.json").read_text(encoding="utf-8"))
 
 
-def say(lang: str, key: str, **params) -> str:
-    """The text of ``key`` in ``lang`` (English when missing there), with ``{param}``s filled in."""
-    text = catalog(lang).get(key) or catalog("en").get(key) or key
+def say(lang: str, _key: str, /, **params) -> str:
+    """The text of ``_key`` in ``lang`` (English when missing there), with ``{param}``s filled in."""
+    text = catalog(lang).get(_key) or catalog("en").get(_key) or _key
     return text.format(**params) if params else text

@@ -38,7 +38,7 @@ def _follow(sess: Session, app_id: str, timeout: float, *, gone: bool = False) -
 def _accepted(sess: Session, answer: dict, key: str, wait: bool, timeout: float) -> None:
     if wait:
         answer = _follow(sess, answer["id"], timeout) or answer
-        if answer["status"] != "RUNNING":
+        if answer["status"] not in ("RUNNING", "STOPPED"):   # STOPPED: scaled to 0, as asked
             show_one(sess, answer, DETAIL)
             raise typer.Exit(exitcodes.API_REFUSED)
     if sess.json:
