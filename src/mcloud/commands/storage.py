@@ -71,11 +71,13 @@ def delete_bucket(name: str = typer.Argument(..., help="The bucket"),
 
 @command(objects, "put", help="Upload a file (streamed, with a progress bar)")
 def put(bucket: str = typer.Argument(..., help="The bucket"),
-        file: Path = typer.Argument(..., exists=True, dir_okay=False, help="The file to upload"),
+        file: Path = typer.Argument(..., help="The file to upload"),
         key: str = typer.Option(None, "--key", "-k", help="The object's key (default: the file's name)"),
         prefix: str = typer.Option("", "--prefix", help="A folder to put it in, e.g. photos/2025/"),
         content_type: str = typer.Option(None, "--content-type", help="Default: guessed from the name")):
     sess = session()
+    if not file.is_file():
+        sess.fail(sess.t("object.no_file", path=str(file)), exitcodes.USAGE)
     name = key or file.name
     if prefix:
         name = prefix.rstrip("/") + "/" + name
