@@ -32,8 +32,10 @@ class ApiFailure(Exception):
     def lines(self) -> list[str]:
         """The message, then one line per bad field (the API's own words for each)."""
         out = [self.message]
-        fields = (self.details or {}).get("fields") if isinstance(self.details, dict) else None
-        for name, problem in (fields or {}).items():
+        fields = ((self.details or {}).get("fields") if isinstance(self.details, dict) else None) or {}
+        if len(fields) == 1 and next(iter(fields.values())) == self.message:
+            return [f"{next(iter(fields))}: {self.message}"]   # the one bad field says it all
+        for name, problem in fields.items():
             out.append(f"  {name}: {problem}")
         return out
 
@@ -57,6 +59,12 @@ class ApiClient:
         self.lang = lang
         self.project_id = project_id
         self.http = httpx.Client(base_url=self.url, timeout=TIMEOUT, follow_redirects=False)
+
+    def __enter__(self) -> "ApiClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.http.close()
 
     def headers(self, extra: dict | None = None) -> dict:
         headers = {"Accept-Language": self.lang, "Accept": "application/json", "User-Agent": "mcloud"}

@@ -43,6 +43,7 @@ def root(ctx: typer.Context,
     ctx.obj = Session(config=Config.load(), profile_name=profile, lang=pick_language(lang.value if lang else None),
                       output=output.value, project=project, url=url)
     CURRENT.set(ctx.obj)
+    ctx.call_on_close(ctx.obj.close)
 
 
 app.add_typer(pcs.app, name="pc")

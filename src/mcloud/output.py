@@ -6,6 +6,7 @@ just the JSON. States are shown in the user's language in tables, as the API spe
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,9 +27,26 @@ def value_of(item: dict, getter) -> Any:
     return value
 
 
+TIMES = ("at", "created_at", "updated_at", "started_at", "finished_at", "last_used_at", "last_modified",
+         "expires_at")
+
+
+def local_time(value: str) -> str:
+    """An API time (UTC, ISO-8601) in the user's time zone, to the second."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
 def cell(session: Session, value: Any, header: str = "") -> str:
+    if header == "acting":
+        return str(value or "")
     if value is None or value == "":
         return "-"
+    if header in TIMES and isinstance(value, str):
+        return local_time(value)
     if isinstance(value, bool):
         return session.t("yes") if value else session.t("no")
     if header in ("state", "status", "result"):

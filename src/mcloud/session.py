@@ -50,6 +50,10 @@ class Session:
                     self._client.project_id = self._client.resolve_project(project)
         return self._client
 
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.http.close()
+
     def fail(self, message: str, code: int) -> "typer.Exit":
         self.err.print(f"[bold red]{self.t('error')}:[/] {escape(message)}")
         raise typer.Exit(code)

@@ -28,5 +28,5 @@ def catalog(lang: str) -> dict[str, str]:
 
 def say(lang: str, _key: str, /, **params) -> str:
     """The text of ``_key`` in ``lang`` (English when missing there), with ``{param}``s filled in."""
-    text = catalog(lang).get(_key) or catalog("en").get(_key) or _key
+    text = next((c[_key] for c in (catalog(lang), catalog("en")) if _key in c), _key)
     return text.format(**params) if params else text

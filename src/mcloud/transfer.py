@@ -15,7 +15,7 @@ CHUNK = 1024 * 1024
 
 
 def transfer_progress(session: Session) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+    return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(binary_units=True), TransferSpeedColumn(),
                     TimeRemainingColumn(), console=session.err)
 
 

@@ -44,6 +44,6 @@ def test_a_bad_image_is_refused_in_korean(signed_in):
     signed_in.lang = "ko"
     bad = signed_in("app", "deploy", "--name", "x", "--image", "Not An Image!!", "--port", "80")
     assert bad.exit_code == 1
-    assert bad.stderr.startswith("오류:") and re.search(r"^  image: ", bad.stderr, re.M), bad.stderr
+    assert bad.stderr.startswith("오류:") and re.search(r"\bimage: \S", bad.stderr), bad.stderr
     usage = signed_in("app", "deploy", "--name", "x", "--image", "nginx", "--port", "80", "--env", "NOVALUE")
     assert usage.exit_code == 2 and "NAME=value" in usage.output

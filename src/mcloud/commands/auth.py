@@ -26,17 +26,19 @@ def login(username: str = typer.Option(None, "--username", "-u", help="Your mini
     name = profile or sess.profile_name or config.current
     stored = config.profile(name)
     server = (url or sess.url or stored.url).rstrip("/")
-    anonymous = ApiClient(server, secret=None, lang=sess.lang)
     if api_key:
         if not api_key.startswith("mck_"):
             sess.fail(sess.t("login.bad_api_key"), exitcodes.USAGE)
-        me = ApiClient(server, secret=api_key, lang=sess.lang).get("/auth/me")
+        with ApiClient(server, secret=api_key, lang=sess.lang) as client:
+            me = client.get("/auth/me")
         new = Profile(name=name, url=server, api_key=api_key, username=me["username"])
     else:
         username = username or typer.prompt(sess.t("login.username"))
         password = password or typer.prompt(sess.t("login.password"), hide_input=True)
-        token = anonymous.call("POST", "/auth/login", json={"username": username, "password": password})
-        me = ApiClient(server, secret=token["access_token"], lang=sess.lang).get("/auth/me")
+        with ApiClient(server, secret=None, lang=sess.lang) as anonymous:
+            token = anonymous.call("POST", "/auth/login", json={"username": username, "password": password})
+        with ApiClient(server, secret=token["access_token"], lang=sess.lang) as client:
+            me = client.get("/auth/me")
         new = Profile(name=name, url=server, token=token["access_token"], username=me["username"])
     config.profiles[name] = new
     config.current = name
@@ -52,7 +54,8 @@ def logout(profile: str = typer.Option(None, "--profile", "-p", help="The profil
         sess.fail(sess.t("not_logged_in", profile=stored.name), exitcodes.NOT_LOGGED_IN)
     if stored.token:
         try:
-            ApiClient(stored.url, secret=stored.token, lang=sess.lang).call("POST", "/auth/logout")
+            with ApiClient(stored.url, secret=stored.token, lang=sess.lang) as client:
+                client.call("POST", "/auth/logout")
         except ApiFailure as failure:
             if failure.status not in (401, 403):   # an expired token is as good as revoked
                 raise
@@ -73,6 +76,7 @@ def whoami() -> None:
              [("username", "username"), ("display_name", "display_name"), ("is_admin", "is_admin"),
               ("profile", "profile"), ("url", "url"), ("via", "via")])
     acting = client.project_id
-    show_list(sess, [p | {"acting": "*" if acting and p["id"] == acting else ""} for p in me["projects"]],
+    show_list(sess, [p | {"acting": "*" if (p["id"] == acting if acting else p["personal"]) else ""}
+                     for p in me["projects"]],
               [("acting", "acting"), ("name", "name"), ("role", "role"), ("personal", "personal"), ("id", "id")])
 
