@@ -73,6 +73,15 @@ def test_a_mini_pc_from_create_to_delete(signed_in, tiny):
     assert renamed.exit_code == 0 and "Renamed mini PC web to db." in renamed.stdout
     again = cli("pc", "stop", "db")   # already stopped: the API's 409, exit 5
     assert again.exit_code == 5 and "Error:" in again.stderr
+    resized = cli("pc", "resize", "db", "--template", "small", "--wait", "--timeout", "120")
+    assert resized.exit_code == 0, resized.output
+    assert "Mini PC db: stopped." in resized.stdout
+    assert cli.json("pc", "show", "db")["template"]["name"] == "small"
+    started = cli("pc", "start", "db", "--wait", "--timeout", "240")
+    assert started.exit_code == 0, started.output
+    assert "Mini PC db: running." in started.stdout
+    assert [p["name"] for p in cli.json("pc", "list", "--state", "running")] == ["db"]
+    assert cli.json("pc", "list", "--state", "stopped") == []
 
     deleted = cli("pc", "delete", "db", "--yes", "--wait", "--timeout", "120")
     assert deleted.exit_code == 0, deleted.output
