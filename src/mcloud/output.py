@@ -59,8 +59,11 @@ def cell(session: Session, value: Any, header: str = "") -> str:
 
 
 def print_json(session: Session, data: Any) -> None:
-    session.out.print_json(json.dumps(data, ensure_ascii=False), highlight=False, indent=2) \
-        if session.out.is_terminal else print(json.dumps(data, ensure_ascii=False, indent=2))
+    """Coloured on a terminal; plain (and exactly the API's data) when piped."""
+    if session.out.is_terminal:
+        session.out.print_json(json.dumps(data, ensure_ascii=False), indent=2)
+    else:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 def show_list(session: Session, items: list[dict], columns: Sequence[Column], *, empty: str = "empty",

@@ -13,11 +13,13 @@ import shutil
 import subprocess
 import sys
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
+from conftest import TABLES
 from kube_standin import kube_standin
 from serving import serve_app
 from swift_fixtures import storage_environ
@@ -76,7 +78,6 @@ class CliCloud:
     base: Path
     pool_name: str
     kube: object
-    domains: set = field(default_factory=set)
 
     def admin_token(self) -> str:
         answer = httpx.post(self.url + "/api/v1/auth/login", json={"username": ADMIN[0], "password": ADMIN[1]})
@@ -100,6 +101,8 @@ def cli_cloud(database_url, swift_server, tmp_path_factory):
         env.pop("KUBERNETES_SERVICE_HOST", None)
         env.update(storage_environ(swift_server))
         env.update(compute_environ(base, tag, free_port_block(20)))
+        with psycopg.connect(database_url, autocommit=True) as conn:   # what earlier tests left (hosts, images …)
+            conn.execute("TRUNCATE " + ", ".join(TABLES) + " CASCADE")
         for argv in (["db", "upgrade"], ["create-admin", "--username", ADMIN[0], "--password", ADMIN[1]]):
             done = subprocess.run([str(MINICLOUD), *argv], env=env, cwd=ROOT, capture_output=True, text=True,
                                   timeout=120)

@@ -6,6 +6,7 @@ import ast
 import json
 import re
 import shlex
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -138,3 +139,21 @@ def test_the_installed_entry_point(tmp_path):
     completion = subprocess.run([str(MCLOUD), "--show-completion", "bash"], capture_output=True, text=True,
                                 env=env | {"SHELL": "/bin/bash"}, timeout=60)
     assert completion.returncode == 0 and "_MCLOUD_COMPLETE" in completion.stdout
+
+
+def test_the_config_file_lives_in_the_users_config_folder_with_mode_0600(tmp_path, monkeypatch):
+    from mcloud.config import Config, Profile, config_path
+
+    monkeypatch.delenv("MCLOUD_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    assert config_path() == tmp_path / "xdg" / "mcloud" / "config.toml"
+    config = Config.load()
+    assert config.profiles == {}
+    config.profiles["lab"] = Profile(name="lab", url="http://10.0.0.5:8080", token="secret-token")
+    config.current = "lab"
+    config.save()
+    assert stat.S_IMODE(config_path().stat().st_mode) == 0o600
+    assert stat.S_IMODE(config_path().parent.stat().st_mode) == 0o700
+    again = Config.load()
+    assert again.current == "lab" and again.profile(None).token == "secret-token"
+    assert again.profile("other").secret is None and again.profile("other").url == "http://127.0.0.1:8080"

@@ -13,6 +13,7 @@ import typer
 
 from mcloud import exitcodes
 from mcloud.base import command, session
+from mcloud.client import ApiFailure
 from mcloud.commands import resolve
 from mcloud.output import done, show_list, show_one
 from mcloud.session import Session
@@ -38,8 +39,8 @@ def _after(sess: Session, answer: dict, message_key: str, wait: bool, timeout: f
         wait_operation(sess, answer["operation_id"], timeout)
         try:
             answer = sess.client().get(f"/instances/{answer['id']}")
-        except Exception as exc:  # deleted: the answer is the operation's end
-            if getattr(exc, "status", None) != 404:
+        except ApiFailure as failure:  # deleted: the operation's end is the answer
+            if failure.status != 404:
                 raise
             done(sess, sess.t("pc.deleted", name=answer["name"]), {"id": answer["id"], "state": "deleted"})
             return
