@@ -72,7 +72,7 @@ def show_list(session: Session, items: list[dict], columns: Sequence[Column], *,
         print_json(session, items if json_data is None else json_data)
         return
     if not items:
-        session.out.print(session.t(empty))
+        session.out.print(escape(session.t(empty)))
         return
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", pad_edge=False)
     for header, _ in columns:

@@ -21,8 +21,8 @@ class Session:
     output: str = "table"
     project: str | None = None        # --project: a name or id, resolved on first use
     url: str | None = None            # --url: overrides the profile's server for this call
-    out: Console = field(default_factory=lambda: Console(soft_wrap=True))
-    err: Console = field(default_factory=lambda: Console(stderr=True, soft_wrap=True))
+    out: Console = field(default_factory=lambda: Console(soft_wrap=True, highlight=False))
+    err: Console = field(default_factory=lambda: Console(stderr=True, soft_wrap=True, highlight=False))
     _client: ApiClient | None = None
 
     @property

@@ -6,6 +6,7 @@ import typer
 from mcloud.base import command, session
 from mcloud.commands import resolve
 from mcloud.output import done, show_list
+from mcloud.session import escape
 
 app = typer.Typer(help="API keys: create (the secret shown once), list, revoke", no_args_is_help=True)
 
@@ -20,7 +21,7 @@ def create(name: str = typer.Argument(..., help="What it is for")):
     if sess.json:
         done(sess, "", answer)
         return
-    sess.err.print(sess.t("apikey.created", name=answer["name"]))
+    sess.err.print(escape(sess.t("apikey.created", name=answer["name"])))
     print(answer["key"])
 
 

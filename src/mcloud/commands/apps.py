@@ -7,7 +7,7 @@ from mcloud import exitcodes
 from mcloud.base import command, session
 from mcloud.commands import resolve
 from mcloud.output import done, show_list, show_one
-from mcloud.session import Session
+from mcloud.session import Session, escape
 from mcloud.waiting import TIMEOUT_OPTION, WAIT_OPTION, wait_until
 
 app = typer.Typer(help="Apps (containers with a URL): deploy, list, show, logs, scale, redeploy, delete",
@@ -44,7 +44,8 @@ def _accepted(sess: Session, answer: dict, key: str, wait: bool, timeout: float)
     if sess.json:
         show_one(sess, answer, DETAIL)
     else:
-        sess.out.print(sess.t(key, name=answer["name"], status=sess.t(f"state.{answer['status']}"), url=answer["url"]))
+        sess.out.print(escape(sess.t(key, name=answer["name"], status=sess.t(f"state.{answer['status']}"),
+                                     url=answer["url"])))
 
 
 def _env(pairs: list[str] | None) -> dict[str, str]:

@@ -16,7 +16,7 @@ from mcloud.base import command, session
 from mcloud.client import ApiFailure
 from mcloud.commands import resolve
 from mcloud.output import done, show_list, show_one
-from mcloud.session import Session
+from mcloud.session import Session, escape
 from mcloud.waiting import TIMEOUT_OPTION, WAIT_OPTION, wait_operation
 
 app = typer.Typer(help="Mini PCs (virtual machines): create, list, show, start, stop, reboot, resize, rename, "
@@ -47,9 +47,10 @@ def _after(sess: Session, answer: dict, message_key: str, wait: bool, timeout: f
     if sess.json:
         show_one(sess, answer, DETAIL)
         return
-    sess.out.print(sess.t(message_key, name=answer["name"], state=sess.t(f"state.{answer['state']}")))
+    key = "pc.state" if wait else message_key
+    sess.out.print(escape(sess.t(key, name=answer["name"], state=sess.t(f"state.{answer['state']}"))))
     if not wait and answer.get("operation_id"):
-        sess.out.print(sess.t("pc.follow", id=answer["operation_id"]))
+        sess.out.print(escape(sess.t("pc.follow", id=answer["operation_id"])))
 
 
 @command(app, "create", help="Rent a mini PC (answers at once; --wait follows the build)")

@@ -9,7 +9,8 @@ import typer
 
 from mcloud import exitcodes
 from mcloud.base import command, session
-from mcloud.output import done, show_list, show_one
+from mcloud.output import done, local_time, show_list, show_one
+from mcloud.session import escape
 from mcloud.transfer import download, upload
 
 buckets = typer.Typer(help="Buckets: create, list, show, delete", no_args_is_help=True)
@@ -146,5 +147,5 @@ def share(bucket: str = typer.Argument(..., help="The bucket"), key: str = typer
     if sess.json:
         done(sess, "", answer)
         return
-    sess.err.print(sess.t("object.shared", key=key, expires_at=answer["expires_at"]))
+    sess.err.print(escape(sess.t("object.shared", key=key, expires_at=local_time(answer["expires_at"]))))
     print(answer["url"])   # plain on stdout: ready to copy or pipe
