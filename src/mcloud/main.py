@@ -6,7 +6,8 @@ from enum import Enum
 import typer
 
 from mcloud import exitcodes
-from mcloud.commands import apikeys, apps, auth, catalog, keypairs, networks, operations, pcs, projects, storage
+from mcloud.commands import (apikeys, apps, auth, catalog, keypairs, operations, pcs, projects, public_ips, security,
+                             storage, vpcs)
 from mcloud.config import Config
 from mcloud.session import CURRENT, Session
 from mcloud.texts import pick_language
@@ -51,12 +52,12 @@ app.add_typer(keypairs.app, name="keypair")
 app.add_typer(storage.buckets, name="bucket")
 app.add_typer(storage.objects, name="object")
 app.add_typer(apps.app, name="app")
-app.add_typer(networks.vpcs, name="vpc")
-app.add_typer(networks.subnets, name="subnet")
-app.add_typer(networks.route_tables, name="route-table")
-app.add_typer(networks.groups, name="sg")
-app.add_typer(networks.acls, name="acl")
-app.add_typer(networks.ips, name="ip")
+app.add_typer(vpcs.vpcs, name="vpc")
+app.add_typer(vpcs.subnets, name="subnet")
+app.add_typer(vpcs.route_tables, name="route-table")
+app.add_typer(security.groups, name="sg")
+app.add_typer(security.acls, name="acl")
+app.add_typer(public_ips.ips, name="ip")
 app.add_typer(projects.app, name="project")
 app.add_typer(apikeys.app, name="apikey")
 app.add_typer(catalog.images, name="image")

@@ -102,7 +102,7 @@ def test_texts_exist_in_both_languages():
         used.update(re.findall(r"\.t\(\"([a-z_.-]+)\"", f.read_text()))
         used.update(re.findall(r"\"((?:pc|app)\.[a-z_]+)\", wait", f.read_text()))   # _after(..., key, wait, ...)
     for module in vars(commands).values():
-        for name, value in vars(module).items() if hasattr(module, "app") or hasattr(module, "vpcs") else ():
+        for name, value in vars(module).items() if isinstance(module, type(commands)) else ():
             if name.endswith(("COLUMNS", "DETAIL")):
                 used.update(f"col.{header}" for header, _ in value)
     assert len(used) > 120
