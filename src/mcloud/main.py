@@ -6,8 +6,8 @@ from enum import Enum
 import typer
 
 from mcloud import exitcodes
-from mcloud.commands import (apikeys, apps, auth, catalog, keypairs, operations, pcs, projects, public_ips, security,
-                             storage, vpcs)
+from mcloud.commands import (apikeys, apps, auth, catalog, keypairs, operations, pcs, profiles, projects, public_ips,
+                             security, storage, vpcs)
 from mcloud.config import Config
 from mcloud.session import CURRENT, Session
 from mcloud.texts import pick_language
@@ -63,6 +63,7 @@ app.add_typer(apikeys.app, name="apikey")
 app.add_typer(catalog.images, name="image")
 app.add_typer(catalog.templates, name="template")
 app.add_typer(operations.app, name="op")
+app.add_typer(profiles.app, name="profile")
 auth.register(app)
 catalog.register(app)
 

@@ -1,6 +1,7 @@
 """mcloud login | logout | whoami against a served minicloud: profiles, the 0600 config file, API keys."""
 from __future__ import annotations
 
+import re
 import stat
 import tomllib
 
@@ -58,6 +59,11 @@ def test_two_profiles_and_an_api_key(cli):
     assert profiles["current"] == "ci" and profiles["profiles"]["ci"]["api_key"] == key
     assert "token" in profiles["profiles"]["default"]
 
+    profiles_shown = cli("profile", "list")
+    assert re.search(r"\*\s+ci\s+http\S+\s+cli-chul\s+api_key", profiles_shown.stdout), profiles_shown.stdout
+    assert re.search(r"default\s+http\S+\s+cli-chul\s+token", profiles_shown.stdout)
+    assert key not in profiles_shown.stdout and profiles["profiles"]["default"]["token"] not in profiles_shown.stdout
+    assert cli("profile", "use", "nowhere").exit_code == 4
     shown = cli("--profile", "default", "whoami")
     assert shown.exit_code == 0 and "token" in shown.stdout
     via_key = cli("whoami")
