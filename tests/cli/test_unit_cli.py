@@ -157,3 +157,18 @@ def test_the_config_file_lives_in_the_users_config_folder_with_mode_0600(tmp_pat
     again = Config.load()
     assert again.current == "lab" and again.profile(None).token == "secret-token"
     assert again.profile("other").secret is None and again.profile("other").url == "http://127.0.0.1:8080"
+
+
+def test_the_language_comes_from_lang_mcloud_lang_then_lang(monkeypatch):
+    from mcloud.texts import pick_language
+
+    for name in ("MCLOUD_LANG", "LC_ALL", "LANG"):
+        monkeypatch.delenv(name, raising=False)
+    assert pick_language(None) == "en"
+    monkeypatch.setenv("LANG", "ko_KR.UTF-8")
+    assert pick_language(None) == "ko"
+    monkeypatch.setenv("MCLOUD_LANG", "en")
+    assert pick_language(None) == "en"
+    assert pick_language("ko") == "ko"
+    monkeypatch.setenv("MCLOUD_LANG", "fr")   # not one of ours: the next source decides
+    assert pick_language(None) == "ko"
