@@ -27,6 +27,10 @@ def test_deploy_scale_and_delete(signed_in):
     listed = cli("app", "list")
     assert re.search(r"hello-cli\s+running\s+1/1\s+nginx:1.27", listed.stdout), listed.stdout
 
+    redeployed = cli("app", "redeploy", "hello-cli", "--image", "nginx:1.28")
+    assert redeployed.exit_code == 0 and "App hello-cli:" in redeployed.stdout, redeployed.output
+    wait_for(lambda: _deployment(kube, "hello-cli")["spec"]["template"]["spec"]["containers"][0]["image"]
+             == "nginx:1.28", 30, "the rollout of the new image")
     scaled = cli("app", "scale", "hello-cli", "0", "--wait", "--timeout", "60")
     assert scaled.exit_code == 0, scaled.output
     assert "App hello-cli: stopped" in scaled.stdout

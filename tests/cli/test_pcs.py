@@ -82,6 +82,8 @@ def test_a_mini_pc_from_create_to_delete(signed_in, tiny):
     assert "Mini PC db: running." in started.stdout
     assert [p["name"] for p in cli.json("pc", "list", "--state", "running")] == ["db"]
     assert cli.json("pc", "list", "--state", "stopped") == []
+    rebooted = cli("pc", "reboot", "db", "--wait", "--timeout", "240")
+    assert rebooted.exit_code == 0 and "Mini PC db: running." in rebooted.stdout, rebooted.output
 
     deleted = cli("pc", "delete", "db", "--yes", "--wait", "--timeout", "120")
     assert deleted.exit_code == 0, deleted.output
