@@ -61,3 +61,9 @@ def test_cli_examples_come_from_the_file_and_a_missing_file_is_none(tmp_path):
     broken = tmp_path / "broken.json"
     broken.write_text("{not json", encoding="utf-8")
     assert cli_examples(broken) == {}
+
+
+def test_every_status_the_document_answers_with_has_a_korean_text():
+    ko = catalog("ko")
+    statuses = {status for op in _operations() for status in op["responses"]}
+    assert not sorted(status for status in statuses if f"docs.status.{status}" not in ko)
