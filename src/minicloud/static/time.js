@@ -20,10 +20,10 @@
   function localize(element, zoneName) {
     var date = new Date(element.getAttribute("datetime"));
     if (isNaN(date.getTime())) { return; }
-    var text = date.getFullYear() + "-" + pad(date.getMonth() + 1) + "-" + pad(date.getDate()) + " " +
-      pad(date.getHours()) + ":" + pad(date.getMinutes());
+    var day = date.getFullYear() + "-" + pad(date.getMonth() + 1) + "-" + pad(date.getDate());
+    var text = day + " " + pad(date.getHours()) + ":" + pad(date.getMinutes());
     if (element.hasAttribute("data-seconds")) { text += ":" + pad(date.getSeconds()); }
-    element.textContent = text + " " + zoneLabel(date, zoneName);
+    element.textContent = element.hasAttribute("data-date-only") ? day : text + " " + zoneLabel(date, zoneName);
     element.title = element.getAttribute("datetime") + (zoneName ? " · " + zoneName : "");
     element.setAttribute("data-local", "1");
   }
