@@ -151,7 +151,7 @@ def test_the_first_run_panel_ticks_off_each_step_and_goes_when_all_are_done(clie
     page = html(client.get("/dashboard", headers=KO))
     assert steps(page) == {"instance": "no", "keypair": "no", "bucket": "no"}
     panel = dashboard_part(page, "first-run")
-    assert 'href="/mini-pcs/new"' in panel and 'href="/keypairs"' in panel and 'href="/storage"' in panel
+    assert 'href="/mini-pcs/new"' in panel and 'href="/key-pairs"' in panel and 'href="/storage"' in panel
     assert "3개 중 0개 완료" in panel
     assert alice.post("/api/v1/keypairs", json={"name": "laptop"}).status_code == 201
     page = html(client.get("/dashboard", headers=EN))

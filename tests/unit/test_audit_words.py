@@ -42,13 +42,6 @@ def test_sentences_are_korean_and_english():
         assert any("\uac00" <= ch <= "\ud7a3" for ch in ko), f"{code}: {ko!r} is not Korean"
 
 
-def test_no_sentence_is_left_for_a_code_nothing_writes():
-    codes = written_action_codes()
-    stale = sorted(key for key in catalog("en") if key.startswith(WORDS_PREFIX)
-                   and key[len(WORDS_PREFIX):] not in codes)
-    assert not stale
-
-
 def test_a_person_finds_actions_by_the_words_of_the_page_language():
     codes = sorted(written_action_codes())
     ko = lambda key, **p: translate("ko", key, **p)  # noqa: E731
@@ -82,3 +75,13 @@ def test_targets_are_named_and_linked_when_they_still_exist():
     assert rows[1]["target_name"] == gone and rows[1]["target_url"] is None
     assert rows[2]["target_url"] == "/storage/photos?prefix=2024%2F"
     assert rows[3]["words"] == "logged out" and target_kind("pages.logout") is None
+
+
+def test_a_target_links_only_to_a_page_the_console_has():
+    t = lambda key, **p: translate("ko", key, **p)  # noqa: E731
+    pc = "0b3c3c2e-0000-4000-8000-000000000003"
+    names = _Names({("instance", pc): {"name": "db-1", "vpc_id": None}})
+    entries = [{"action": "instances.start", "target": pc}, {"action": "buckets.create", "target": "photos"}]
+    linked = described(t, names, entries, page_exists=lambda path: path.startswith("/mini-pcs/"))
+    assert [row["target_url"] for row in linked] == [f"/mini-pcs/{pc}", None]
+    assert [row["target_name"] for row in linked] == ["db-1", "photos"] and linked[0]["words"] == "미니 PC를 시작했습니다"

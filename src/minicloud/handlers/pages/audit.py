@@ -5,7 +5,7 @@ language), ``action`` (an exact action code) and ``result``.
 """
 from __future__ import annotations
 
-from minicloud.handlers.pages.audit_words import described, matching_actions, sentence
+from minicloud.handlers.pages.audit_words import console_page_exists, described, matching_actions, sentence
 from minicloud.handlers.pages.common import render
 
 PAGE_SIZE = 50
@@ -31,6 +31,6 @@ def audit(ctx):
     kept = {k: v for k, v in filters.items() if v}
     next_url = ctx.url_for("pages.audit", cursor=listing["next"], **kept) if listing["next"] else None
     suggestions = sorted({sentence(ctx.t, code) for code in codes})
-    return render(ctx, "audit.html", entries=described(ctx.t, ctx.services.audit, listing["items"]),
+    return render(ctx, "audit.html", entries=described(ctx.t, ctx.services.audit, listing["items"], console_page_exists(ctx)),
                   filters=filters, results=RESULTS, next_url=next_url, paged=bool(args.get("cursor")),
                   first_url=ctx.url_for("pages.audit", **kept), suggestions=suggestions)

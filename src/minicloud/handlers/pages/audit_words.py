@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Callable
 from urllib.parse import quote
 
+from werkzeug.exceptions import HTTPException
+
 WORDS_PREFIX = "audit_words."
 
 # The resource of an API endpoint's target, by the endpoint's first part ("instances.create" -> instance).
@@ -37,6 +39,11 @@ _EXCEPTIONS = {
     "pages.bucket_create": "bucket", "pages.bucket_delete": "bucket",
     "pages.object_upload": "object", "pages.object_delete": "object", "pages.object_share": "object",
     "pages.admin_user_quotas": "user", "pages.switch_project": "project", "pages.project_delete": "project",
+    # the account console's pages
+    "pages.keypair_import": "keypair", "pages.keypair_generate": "keypair", "pages.keypair_delete": "keypair",
+    "pages.api_key_create": "api_key", "pages.api_key_revoke": "api_key", "pages.project_create": "project",
+    "pages.project_rename": "project", "pages.member_add": "project", "pages.member_role": "user",
+    "pages.member_remove": "user", "pages.instance_rename": "instance",
 }
 # Where a named target's page is: kind -> a function of (id, the looked-up row) giving the path.
 _PAGES: dict[str, Callable[[str, dict], str | None]] = {
@@ -49,8 +56,21 @@ _PAGES: dict[str, Callable[[str, dict], str | None]] = {
     "network_acl": lambda id_, row: f"/networks/acls/{id_}",
     "public_ip": lambda id_, row: "/networks",
     "app": lambda id_, row: f"/apps/{id_}",
-    "keypair": lambda id_, row: "/keypairs",
+    "keypair": lambda id_, row: "/key-pairs",
+    "api_key": lambda id_, row: "/api-keys",
+    "project": lambda id_, row: f"/projects/{id_}",
 }
+
+
+def console_page_exists(ctx) -> Callable[[str], bool]:
+    """Whether the console answers GET ``path`` with a page (so a target links only to pages there are)."""
+    def exists(path: str) -> bool:
+        try:
+            route, _ = ctx.app.router.match("GET", path.split("?", 1)[0])
+        except HTTPException:  # the router's 404 / 405: no such page
+            return False
+        return not route.api
+    return exists
 
 
 def target_kind(action: str) -> str | None:
@@ -82,9 +102,11 @@ def _bucket_link(target: str, kind: str) -> tuple[str, str | None]:
     return target, path + (f"?prefix={quote(folder, safe='')}" if folder else "")
 
 
-def described(t: Callable[..., str], audit_service, entries: list[dict], live_buckets=None) -> list[dict]:
+def described(t: Callable[..., str], audit_service, entries: list[dict],
+              page_exists: Callable[[str], bool] | None = None) -> list[dict]:
     """Each entry with ``words`` (the action as a sentence), ``target_name`` (what it is called now, else
-    the recorded target) and ``target_url`` (its page, when it still exists and has one)."""
+    the recorded target) and ``target_url`` (its page, when it still exists and the console has such a
+    page: ``page_exists(path)``)."""
     wanted: dict[str, set[str]] = {}
     for entry in entries:
         kind = target_kind(entry["action"])
@@ -97,14 +119,13 @@ def described(t: Callable[..., str], audit_service, entries: list[dict], live_bu
         shown = dict(entry, words=sentence(t, entry["action"]), target_name=target, target_url=None,
                      target_kind=kind)
         if target and kind in ("bucket", "object"):
-            name, path = _bucket_link(target, kind)
-            shown["target_name"] = name
-            if live_buckets is None or target.partition("/")[0] in live_buckets:
-                shown["target_url"] = path
+            shown["target_name"], shown["target_url"] = _bucket_link(target, kind)
         elif target and (kind, target) in names:
             row = names[(kind, target)]
             shown["target_name"] = row["name"]
             page = _PAGES.get(kind)
             shown["target_url"] = page(target, row) if page else None
+        if shown["target_url"] and page_exists is not None and not page_exists(shown["target_url"]):
+            shown["target_url"] = None
         out.append(shown)
     return out

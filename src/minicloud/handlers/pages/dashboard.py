@@ -1,7 +1,7 @@
 """The home redirect and the dashboard (UC-05): one card per loader, a failing card never hides the others."""
 from __future__ import annotations
 
-from minicloud.handlers.pages.audit_words import described
+from minicloud.handlers.pages.audit_words import console_page_exists, described
 from minicloud.handlers.pages.common import render
 from minicloud.web.session import cookie
 
@@ -37,7 +37,7 @@ def _view(ctx, card) -> dict:
     if not card.ok and not _backend_configured(ctx, card.name):
         view["not_connected"] = True  # said in grey: nothing is broken, the operator has not connected it
     if card.ok and card.name == "activity":
-        card.data["events"] = described(ctx.t, ctx.services.audit, card.data.get("events", []))
+        card.data["events"] = described(ctx.t, ctx.services.audit, card.data.get("events", []), console_page_exists(ctx))
     elif card.ok and card.name == "quotas":
         view["rows"] = _quota_rows(ctx, card.data)
     elif card.ok and card.name not in ("project", "operations", "activity"):
@@ -55,7 +55,7 @@ def dashboard(ctx):
 
 # ---- the first-run panel and the backend cards (issue 11, item 6) --------------------------------
 FIRST_RUN_COOKIE = "mc_first_run"
-FIRST_RUN_LINKS = {"instance": "/mini-pcs/new", "keypair": "/keypairs", "bucket": "/storage"}
+FIRST_RUN_LINKS = {"instance": "/mini-pcs/new", "keypair": "/key-pairs", "bucket": "/storage"}  # key pairs: the account console
 
 
 def _backend_configured(ctx, card_name: str) -> bool:
