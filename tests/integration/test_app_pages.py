@@ -201,7 +201,7 @@ def test_deploy_redirects_to_the_detail_page_with_everything(client, alice, stan
     assert IMAGE_NOT_FOUND["en"] in html(client.get(created.headers["Location"], headers={"Accept-Language": "en"}))
     assert 'href="https://web.apps.minicloud.test"' in page
     assert "listening on :8080\nGET / 200" in page  # logs
-    assert "Scheduled" in page and "Successfully assigned pod" in page and "2026-11-22 03:00 UTC" in page
+    assert "Scheduled" in page and "Successfully assigned pod" in page and '<time datetime="2026-11-22T03:00:00Z"' in page
     assert "kind: Deployment" in page and "ingressClassName: traefik" in page and "---\n" in page  # underneath
     assert page.index("apiVersion: apps/v1") < page.index("kind: Deployment")  # keys in the order applied
 
