@@ -31,6 +31,7 @@ from minicloud.web.errors import envelope, from_http_exception
 from minicloud.web.jsonio import json_response
 from minicloud.web.router import Route, Router
 from minicloud.web.text import printable
+from minicloud.web.times import moment
 from minicloud.web.session import LANG_COOKIE, SESSION_COOKIE, cookie, remembered_project
 
 log = logging.getLogger("minicloud.app")
@@ -51,6 +52,7 @@ class App:
             trim_blocks=True, lstrip_blocks=True,
         )
         self.templates.globals["languages"] = LANGUAGES
+        self.templates.globals["moment"] = moment  # <time> in the page's zone; static/time.js localizes it
 
     # -- WSGI entry ----------------------------------------------------------
     def __call__(self, environ: dict, start_response):

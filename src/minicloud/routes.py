@@ -424,4 +424,8 @@ ROUTES: list[Route] = [
     R("GET", "/language/{lang:name}", "pages.language", language.switch, auth="public", api=False),
     R("GET", "/docs", "pages.docs", docs.docs, auth="public", api=False),
     R("GET", "/static/{file:path}", "pages.static", static.serve, auth="public", api=False),
+    # ---- the newcomer's guide (issue 11: first-run panel) ----
+    R("POST", "/dashboard/first-run", "pages.first_run_dismiss", dashboard.dismiss_first_run, auth="user",
+      api=False, audit=False),
+    # ---- end of the newcomer's guide
 ]

@@ -201,7 +201,7 @@ def test_deploy_redirects_to_the_detail_page_with_everything(client, alice, stan
     assert IMAGE_NOT_FOUND["en"] in html(client.get(created.headers["Location"], headers={"Accept-Language": "en"}))
     assert 'href="https://web.apps.minicloud.test"' in page
     assert "listening on :8080\nGET / 200" in page  # logs
-    assert "Scheduled" in page and "Successfully assigned pod" in page and "2026-11-22 03:00 UTC" in page
+    assert "Scheduled" in page and "Successfully assigned pod" in page and '<time datetime="2026-11-22T03:00:00Z"' in page
     assert "kind: Deployment" in page and "ingressClassName: traefik" in page and "---\n" in page  # underneath
     assert page.index("apiVersion: apps/v1") < page.index("kind: Deployment")  # keys in the order applied
 
@@ -268,10 +268,13 @@ def test_without_a_cluster_the_apps_pages_say_how_to_connect_one(client, alice, 
     response = client.get("/apps", headers={"Accept-Language": "ko"})
     page = html(response)
     assert response.status_code == 503
-    assert "<h1>앱</h1>" in page and "연결된 쿠버네티스 클러스터가 없습니다." in page and NO_CLUSTER in page
-    assert "KUBECONFIG" in page and 'href="/storage"' in page  # inside the normal layout
+    assert "<h1>앱</h1>" in page and "연결된 쿠버네티스 클러스터가 없습니다." in page
+    assert "연결되지 않음 — 관리자에게 문의하세요." in page and 'class="notice not-connected' in page
+    assert "KUBECONFIG" not in page and NO_CLUSTER not in page  # the operator's steps are on /admin and /readyz
+    assert 'href="/storage"' in page  # inside the normal layout
     english = html(client.get("/apps/new", headers={"Accept-Language": "en"}))
-    assert "No Kubernetes cluster is connected." in english and "<form method=\"post\" action=\"/apps\"" not in english
+    assert "No Kubernetes cluster is connected." in english and "Not connected — ask your administrator." in english
+    assert re.search(r'id="apps-deploy-disabled"[^>]*>\s*<fieldset disabled>', english)  # the form, disabled
     assert deploy(client, "web").status_code == 503
     assert client.get(f"/apps/{uuid.uuid4()}").status_code == 503
     assert client.get("/mini-pcs").status_code == 200 and client.get("/storage").status_code in (200, 503)
@@ -284,6 +287,7 @@ def test_a_cluster_that_stops_answering_is_told_apart_from_none(client, alice, s
     page = html(response)
     assert response.status_code == 503 and "The Kubernetes cluster is not answering." in page
     assert "A backend service is unavailable" in page and "How to connect one" not in page
+    assert 'id="apps-deploy-disabled"' not in page
 
 
 # -- the real apps service: over the Kubernetes stand-in, and with no cluster at all ---------------------
@@ -316,5 +320,7 @@ def test_the_real_service_without_a_cluster_says_how_to_connect_one(client, alic
     response = client.get("/apps", headers={"Accept-Language": "ko"})
     page = html(response)
     assert response.status_code == 503 and "연결된 쿠버네티스 클러스터가 없습니다." in page
-    assert "KUBECONFIG" in page
+    assert "관리자에게 문의하세요" in page and "KUBECONFIG" not in page
+    ready = client.get("/readyz").get_json()["backends"]["kubernetes"]
+    assert ready["status"] == "unavailable" and "KUBECONFIG" in ready["how"]
     assert client.get("/mini-pcs").status_code == 200 and client.get("/dashboard").status_code == 200

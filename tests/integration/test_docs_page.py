@@ -30,7 +30,7 @@ def test_docs_shows_parameters_body_fields_auth_and_errors(client):
     assert "A signed-in user" in page and "Anyone (no credentials)" in page
     assert "Fields not listed here are rejected." in page
     for status in ("401", "404", "409", "413", "415", "422"):
-        assert f'<span class="status-code">{status}</span>' in page
+        assert f'<span class="http-status">{status}</span>' in page
 
 
 def test_docs_in_korean(client):

@@ -191,8 +191,9 @@ def test_login_redirects_only_to_local_paths(client, auth):
         assert page_login(client, next=evil).headers["Location"] == "/dashboard"
 
 
-def test_home_redirects_by_sign_in_state(client, auth):
-    assert client.get("/").headers["Location"] == "/login"
+def test_home_is_the_landing_page_for_visitors_and_the_dashboard_once_signed_in(client, auth):
+    landing = client.get("/")
+    assert landing.status_code == 200 and 'href="/signup"' in html(landing)  # tests/integration/test_guide_pages.py
     auth.signup("alice")
     page_login(client)
     assert client.get("/").headers["Location"] == "/dashboard"

@@ -255,8 +255,10 @@ def test_share_link_is_shown_and_works_without_logging_in(client, alice, app):
     put(alice, "public", "docs/한글 파일.txt", b"shared bytes")
     response = post_form(client, "/storage/public/share",
                          {"key": "docs/한글 파일.txt", "prefix": "docs/", "expires_in": "86400"}, headers=KO)
-    assert response.status_code == 200
-    page = html(response)
+    assert response.status_code == 303  # post/redirect/get: a reload does not post again
+    location = response.headers["Location"]
+    assert location.startswith("/storage/public?") and "temp_url" not in location  # the link is not in the URL
+    page = html(client.get(location, headers=KO))
     assert "공유 링크입니다" in page
     url = unescape(re.search(r'<input id="share-url" type="text" readonly value="([^"]+)"', page).group(1))
     assert url.startswith("http://localhost/shared/") and "temp_url_sig=" in url

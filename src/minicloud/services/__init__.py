@@ -25,6 +25,7 @@ class Services:
         from minicloud.services.api_keys import ApiKeys
         from minicloud.services.audit import Audit
         from minicloud.services.dashboard import Dashboard
+        from minicloud.services.first_run import FirstRun
         from minicloud.services.health import Health
         from minicloud.services.operations import Operations
         from minicloud.services.projects import Projects
@@ -42,6 +43,7 @@ class Services:
         self.health = Health(self.db)
         self.resource_counts = ResourceCounts(self.db)
         self.dashboard = Dashboard(self)
+        self.first_run = FirstRun(self.db)
         self._network_state()
         self._security()
         self._networks()

@@ -107,6 +107,15 @@ class Accounts:
         self.throttle.succeeded(row["id"], username, address)
         return row["id"]
 
+    def login_audit_project(self, username: str) -> uuid.UUID | None:
+        """Where a sign-in attempt under ``username`` is audited: that person's personal project, so its
+        owner sees their own logins and the failed attempts on their account; None for an unknown name
+        (recorded project-less, visible to global administrators)."""
+        row = self.db.fetchone(
+            "SELECT p.id FROM projects p JOIN users u ON u.id = p.owner_id"
+            " WHERE lower(u.username) = %s AND p.personal", (normalize_username(username),))
+        return row["id"] if row else None
+
     def me(self, user_id: uuid.UUID) -> dict | None:
         return self.db.fetchone(
             "SELECT id, username, display_name, email, birthdate, is_admin, created_at FROM users WHERE id = %s",

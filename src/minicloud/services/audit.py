@@ -50,7 +50,7 @@ class Audit:
     def search(self, principal: Principal, project: ProjectRef, *, limit: int, cursor: str | None = None,
                action: str | None = None, username: str | None = None, result: str | None = None,
                since: datetime | None = None, until: datetime | None = None,
-               all_projects: bool = False) -> dict:
+               all_projects: bool = False, actions: list[str] | None = None) -> dict:
         """A page of entries, newest first: the acting project for its admins, everything for global admins."""
         if all_projects and not principal.is_admin:
             raise Forbidden("error.admin_only")
@@ -60,6 +60,9 @@ class Audit:
         if not all_projects:
             where.append("project_id = %(project)s")
             params["project"] = project.id
+        if actions is not None:  # the codes whose words matched what a person typed (none: no entry)
+            where.append("action = ANY(%(actions)s)")
+            params["actions"] = list(actions)
         for column, value in (("action", action), ("result", result)):
             if value:
                 where.append(f"{column} = %({column})s")
@@ -80,3 +83,46 @@ class Audit:
             "SELECT at, action, target, result FROM audit_log WHERE user_id = %s ORDER BY id DESC LIMIT %s",
             (user_id, limit),
         )
+
+    def target_names(self, wanted: dict[str, set[str]]) -> dict[tuple[str, str], dict]:
+        """What the entries' targets are called now: (kind, id) -> {"name", "vpc_id"} for the ids of each
+        kind (``TARGET_NAMES``) that still exist; a target that is gone is simply missing."""
+        found: dict[tuple[str, str], dict] = {}
+        for kind, ids in wanted.items():
+            sql = TARGET_NAMES.get(kind)
+            valid = [value for value in ids if _is_uuid(value)]
+            if sql is None or not valid:
+                continue
+            for row in self.db.fetchall(sql, (valid,)):
+                found[(kind, str(row["id"]))] = {"name": row["name"], "vpc_id": row.get("vpc_id")}
+        return found
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return True
+
+
+# kind -> the query naming targets of that kind by id (ids passed as one uuid[] parameter)
+TARGET_NAMES = {
+    "instance": "SELECT id, name FROM instances WHERE id = ANY(%s::uuid[]) AND state <> 'deleted'",
+    "vpc": "SELECT id, name FROM vpcs WHERE id = ANY(%s::uuid[])",
+    "gateway": "SELECT g.id, v.name, g.vpc_id FROM internet_gateways g JOIN vpcs v ON v.id = g.vpc_id"
+               " WHERE g.id = ANY(%s::uuid[])",
+    "subnet": "SELECT id, name, vpc_id FROM subnets WHERE id = ANY(%s::uuid[])",
+    "route_table": "SELECT id, name, vpc_id FROM route_tables WHERE id = ANY(%s::uuid[])",
+    "security_group": "SELECT id, name, vpc_id FROM security_groups WHERE id = ANY(%s::uuid[])",
+    "network_acl": "SELECT id, name, vpc_id FROM network_acls WHERE id = ANY(%s::uuid[])",
+    "public_ip": "SELECT id, host(address) AS name FROM public_ips WHERE id = ANY(%s::uuid[])",
+    "app": "SELECT id, name FROM apps WHERE id = ANY(%s::uuid[])",
+    "keypair": "SELECT id, name FROM keypairs WHERE id = ANY(%s::uuid[])",
+    "api_key": "SELECT id, name FROM api_keys WHERE id = ANY(%s::uuid[])",
+    "project": "SELECT id, name FROM projects WHERE id = ANY(%s::uuid[])",
+    "user": "SELECT id, username AS name FROM users WHERE id = ANY(%s::uuid[])",
+    "template": "SELECT id, name FROM templates WHERE id = ANY(%s::uuid[])",
+    "image": "SELECT id, name FROM images WHERE id = ANY(%s::uuid[])",
+    "host": "SELECT id, name FROM hosts WHERE id = ANY(%s::uuid[])",
+}

@@ -46,8 +46,21 @@
     });
   });
 
+  // A message about the username (the check's answer, or the server's error under the field) is about the
+  // name it was given for: once the name changes it no longer applies, so it goes.
+  var judged = input.value.trim().toLowerCase();
   input.addEventListener("input", function () {
-    if (status.classList.contains("available") || status.classList.contains("taken")) { show("", ""); }
+    if (input.value.trim().toLowerCase() === judged) { return; }
+    judged = null;
+    if (status.textContent) { show("", ""); }
+    var error = document.getElementById("username-error");
+    if (error) {
+      error.remove();
+      input.removeAttribute("aria-invalid");
+      input.setAttribute("aria-describedby", "username-hint username-status");
+      var field = input.closest(".field");
+      if (field) { field.classList.remove("has-error"); }
+    }
   });
 }());
 

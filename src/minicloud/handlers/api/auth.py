@@ -63,6 +63,7 @@ def username_available(ctx):
 def login(ctx):
     body = ctx.body()
     ctx.audit_username = body["username"].strip().lower()
+    ctx.audit_project_id = ctx.services.accounts.login_audit_project(body["username"])
     user_id = ctx.services.accounts.verify_login(body["username"], body["password"], ctx.request.remote_addr or "")
     ctx.audit_user_id = user_id
     token, ttl = ctx.services.sessions.issue(user_id)

@@ -9,8 +9,9 @@ _CHECK = obj({"status": {"type": "string", "enum": ["ok", "degraded", "off", "un
                                         "enforcement auto / enforcement off); minicloud is ready all the same"},
               "error": {"type": "string", "description": "Why it is unavailable"},
               "uri": STRING, "domain_type": STRING, "url": STRING, "server": nullable(STRING),
-              "version": nullable(STRING)},
-             optional=("error", "uri", "domain_type", "url", "server", "version"), additionalProperties=True)
+              "version": nullable(STRING),
+              "how": {"type": "string", "description": "How to connect a backend that is not configured"}},
+             optional=("error", "uri", "domain_type", "url", "server", "version", "how"), additionalProperties=True)
 READINESS = obj({"status": {"type": "string", "enum": ["ready", "unavailable"],
                             "description": "ready (200) when the database answers, else unavailable (503)"},
                  "database": _CHECK,
@@ -25,4 +26,7 @@ def healthz(ctx):
 def readyz(ctx):
     ready, report = ctx.services.health.readiness()
     report["status"] = "ready" if ready else "unavailable"
+    kubernetes = report.get("backends", {}).get("kubernetes")
+    if kubernetes is not None and kubernetes.get("status") != "ok" and not ctx.services.apps.cluster()["configured"]:
+        kubernetes["how"] = ctx.t("guide_console.readyz.kubernetes_how")  # the operator's instructions
     return ctx.respond(report, 200 if ready else 503)

@@ -10,7 +10,7 @@ def admin(ctx, status: int = 200, error: str | None = None):
     saved = ctx.request.args.get("saved")
     limit = ctx.request.args.get("limit")
     return render(ctx, "admin.html", status=status, users=ctx.services.accounts.list_users()["items"],
-                  hosts=ctx.services.hosts.reports(), error=error,
+                  hosts=ctx.services.hosts.reports(), error=error, cluster=ctx.services.apps.cluster(),
                   saved=ctx.t("admin.limit_saved", username=saved, limit=limit) if saved and limit else None)
 
 

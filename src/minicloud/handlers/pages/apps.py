@@ -13,6 +13,7 @@ from minicloud.errors import ApiError, BadRequest, NotFoundError, ServiceUnavail
 from minicloud.handlers.api.apps import shown
 from minicloud.handlers.pages.common import as_utc, render
 from minicloud.web.messages import field_messages, text
+from minicloud.web.times import moment
 
 # Statuses in which work goes on in the background: the pages refresh themselves meanwhile.
 TRANSITIONAL = ("PENDING", "DEPLOYING", "DELETING")
@@ -24,12 +25,13 @@ _ENV_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*)=(.*)$")
 
 # ---- helpers ------------------------------------------------------------------------------------
 
-def _when(value) -> str | None:
-    """A moment (aware datetime or ISO-8601 text) as the pages print it, in UTC; unreadable text as is."""
-    moment = as_utc(value)
-    if moment is None:
+def _when(value, lang: str):
+    """A moment (aware datetime or ISO-8601 text) as the pages print it: a <time> in the page's zone that
+    static/time.js puts in the browser's; unreadable text as is."""
+    at = as_utc(value)
+    if at is None:
         return value if isinstance(value, str) else None
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+    return moment(at, lang)
 
 
 def _manifests_yaml(manifests) -> str:
@@ -93,7 +95,7 @@ def index(ctx):
         listing = apps.list(ctx.project.id)
     except ServiceUnavailable as exc:
         return _from_error(ctx, exc)
-    items = [dict(item, created=_when(item.get("created_at"))) for item in listing["items"]]
+    items = [dict(item, created=_when(item.get("created_at"), ctx.lang)) for item in listing["items"]]
     busy = any(item["status"] in TRANSITIONAL for item in items)
     return render(ctx, "apps/list.html", apps=items, summary=listing["summary"], busy=busy)
 
@@ -171,10 +173,10 @@ def _detail(ctx, app_id, status=200, errors=None, values=None):
         logs = apps.logs(ctx.project.id, app_id, tail=100)["lines"]
     except ApiError as exc:  # no pod yet, or the cluster stopped answering: said in place of the logs
         logs_error = exc.message(ctx.lang)
-    events = [dict(event, when=_when(event.get("at"))) for event in app.get("events") or []]
+    events = [dict(event, when=_when(event.get("at"), ctx.lang)) for event in app.get("events") or []]
     return render(ctx, "apps/detail.html", status=status, app=shown(ctx, app), logs=logs, logs_error=logs_error,
                   events=events, manifests=_manifests_yaml(app.get("manifests")),
-                  created=_when(app.get("created_at")), busy=app["status"] in TRANSITIONAL,
+                  created=_when(app.get("created_at"), ctx.lang), busy=app["status"] in TRANSITIONAL,
                   errors=errors or {}, values=values or {})
 
 

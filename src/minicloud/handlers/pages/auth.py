@@ -35,6 +35,7 @@ def login(ctx):
     password = form.get("password", "")
     next_path = safe_next(form.get("next"), "")
     ctx.audit_username = normalize_username(username) or None
+    ctx.audit_project_id = ctx.services.accounts.login_audit_project(username) if username else None
     if not username or not password:
         return _login_page(ctx, 422, ctx.t("login.missing"), username, next_path)
     try:
@@ -51,6 +52,8 @@ def login(ctx):
 
 
 def logout(ctx):
+    personal = ctx.principal.personal_project
+    ctx.audit_project_id = personal.id if personal else None  # beside the logins, in the personal project
     ctx.services.sessions.revoke(ctx.principal)
     clear_session_cookie(ctx)
     ctx.set_cookie(PROJECT_COOKIE, "", expires=0, path="/")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from minicloud.handlers.pages.common import render
+from minicloud.handlers.pages.docs_examples import cli_examples, curl
 from minicloud.web.openapi import document_for
 
 METHOD_ORDER = ("get", "head", "post", "put", "patch", "delete", "options")
@@ -64,15 +65,20 @@ def describe_schema(schema: dict, t: Callable[..., str]) -> tuple[str, list[str]
         shown = str(default).lower() if isinstance(default, bool) else default
         notes.append(t("docs.constraint.default", value=shown if shown != "" else '""'))
     if schema.get("description"):
-        notes.append(schema["description"])
+        notes.append(described(t, schema["description"]))
     return kind, notes
+
+
+def described(t: Callable[..., str], text: str) -> str:
+    """A description from the document in the page's language (``docs.text.<the English text>``)."""
+    return _label(t, f"docs.text.{text}", text)
 
 
 def _parameter(doc: dict, node: dict, t) -> dict:
     param = _resolve(doc, node)
     kind, notes = describe_schema(param.get("schema", {}), t)
-    if param.get("description") and param["description"] not in notes:
-        notes = [param["description"], *notes]
+    if param.get("description") and described(t, param["description"]) not in notes:
+        notes = [described(t, param["description"]), *notes]
     return {
         "name": param["name"], "where": _label(t, f"docs.in.{param['in']}", param["in"]),
         "required": bool(param.get("required")), "type": kind, "notes": notes,
@@ -138,7 +144,19 @@ def _field_tables(answers: list[dict]) -> list[dict]:
     return tables
 
 
-def _operation(doc: dict, path: str, method: str, operation: dict, t) -> dict:
+def _examples(doc: dict, path: str, method: str, operation: dict, base_url: str, cli: dict) -> dict:
+    """A curl command drawn from the operation, and the mcloud command line when one is known for it."""
+    request = operation.get("requestBody", {}).get("content", {}).get("application/json")
+    body = _resolve(doc, request["schema"]) if request else None
+    required_query = [(p["name"], p.get("schema", {})) for p in map(lambda n: _resolve(doc, n),
+                                                                       operation.get("parameters", []))
+                      if p.get("in") == "query" and p.get("required")]
+    return {"curl": curl(base_url, path, method.upper(), operation, body, required_query),
+            "cli": cli.get(operation["operationId"])}
+
+
+def _operation(doc: dict, path: str, method: str, operation: dict, t, base_url: str = "http://localhost:8080",
+               cli: dict | None = None) -> dict:
     answers, errors = [], []
     for status, raw in operation.get("responses", {}).items():
         # Errors are references to the shared envelope answers (or, for HEAD, the same without a body).
@@ -150,7 +168,9 @@ def _operation(doc: dict, path: str, method: str, operation: dict, t) -> dict:
     return {
         "id": "op-" + operation["operationId"].replace(".", "-").replace("_", "-"),
         "operation_id": operation["operationId"],
-        "method": method.upper(), "path": path, "summary": operation.get("summary", ""),
+        "method": method.upper(), "path": path,
+        "summary": _label(t, f"docs.summary.{operation['operationId']}", operation.get("summary", "")),
+        "examples": _examples(doc, path, method, operation, base_url, cli or {}),
         "auth": _auth(operation, t),
         "parameters": [_parameter(doc, p, t) for p in operation.get("parameters", [])],
         "body": _body(doc, operation, t),
@@ -158,7 +178,8 @@ def _operation(doc: dict, path: str, method: str, operation: dict, t) -> dict:
     }
 
 
-def reference(doc: dict, t: Callable[..., str]) -> list[dict]:
+def reference(doc: dict, t: Callable[..., str], base_url: str = "http://localhost:8080",
+              cli: dict | None = None) -> list[dict]:
     """The document's operations grouped by their first tag, in the document's tag order."""
     order = [tag["name"] for tag in doc.get("tags", [])]
     groups: dict[str, list[dict]] = {}
@@ -166,7 +187,7 @@ def reference(doc: dict, t: Callable[..., str]) -> list[dict]:
         for method in sorted(item, key=lambda m: METHOD_ORDER.index(m) if m in METHOD_ORDER else 99):
             operation = item[method]
             tag = (operation.get("tags") or [""])[0]
-            groups.setdefault(tag, []).append(_operation(doc, path, method, operation, t))
+            groups.setdefault(tag, []).append(_operation(doc, path, method, operation, t, base_url, cli))
     ordered = [tag for tag in order if tag in groups] + [tag for tag in groups if tag not in order]
     return [
         {
@@ -181,4 +202,5 @@ def reference(doc: dict, t: Callable[..., str]) -> list[dict]:
 
 def docs(ctx):
     doc = document_for(ctx.app.router)
-    return render(ctx, "docs.html", info=doc["info"], openapi_version=doc["openapi"], groups=reference(doc, ctx.t))
+    groups = reference(doc, ctx.t, ctx.request.host_url, cli_examples())
+    return render(ctx, "docs.html", info=doc["info"], openapi_version=doc["openapi"], groups=groups)

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from werkzeug.sansio.multipart import Epilogue, Field, File
 
 from minicloud.errors import ApiError, BadRequest, ServiceUnavailable
+from minicloud.handlers.pages import share_result
 from minicloud.handlers.pages.common import as_utc, in_utc, render
 from minicloud.web.multipart import PartReader, StreamedForm
 from minicloud.web.stored_content import share_url
@@ -105,7 +106,11 @@ def _bucket_page(ctx, bucket, status=200, prefix=None, message=None, shared=None
 
 
 def bucket(ctx, bucket):
-    return _bucket_page(ctx, bucket)
+    shared_key = ctx.request.args.get("shared")
+    if not shared_key:
+        return _bucket_page(ctx, bucket)
+    shared = share_result.recall(ctx, bucket, shared_key)  # None: made elsewhere, or too long ago
+    return _bucket_page(ctx, bucket, shared=shared or {"gone": True, "name": shared_key})
 
 
 def _back(ctx, bucket: str, prefix: str, **done) -> str:
@@ -128,7 +133,8 @@ def delete_object(ctx, bucket):
 
 
 def share(ctx, bucket):
-    """A share link, shown on the object browser ready to copy (not put in a redirect's URL)."""
+    """A share link: made here, then shown on the object browser ready to copy after a redirect
+    (post/redirect/get; the link travels in a signed cookie, never in the redirect's URL)."""
     form = ctx.request.form
     key, prefix = form.get("key", ""), _prefix(form.get("prefix"))
     ctx.audit_target = f"{bucket}/{key}"
@@ -140,9 +146,8 @@ def share(ctx, bucket):
         link = ctx.services.storage.share(ctx.project.id, bucket, key, expires_in)
     except ApiError as exc:
         return _bucket_page(ctx, bucket, exc.status, prefix, message=exc.message(ctx.lang))
-    shared = {"name": key, "url": share_url(ctx, link["path"]),
-              "expires_at": in_utc([dict(link)], "expires_at")[0]["expires_at"]}
-    return _bucket_page(ctx, bucket, prefix=prefix, shared=shared)
+    share_result.remember(ctx, bucket, key, share_url(ctx, link["path"]), link["expires_at"])
+    return ctx.redirect(_back(ctx, bucket, prefix, shared=key))
 
 
 def delete_bucket(ctx, bucket):
