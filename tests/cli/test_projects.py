@@ -12,6 +12,9 @@ def test_projects_members_use_and_delete(signed_in):
 
     made = cli("project", "create", "team-cli", "--description", "group work")
     assert made.exit_code == 0 and "Created project team-cli." in made.stdout
+    renamed = cli("project", "rename", "team-cli", "team-cli-2")
+    assert renamed.exit_code == 0 and "Renamed project team-cli to team-cli-2." in renamed.stdout, renamed.output
+    assert cli("project", "rename", "team-cli-2", "team-cli").exit_code == 0
     listed = cli("project", "list")
     assert re.search(r"\*\s+" + cli.username, listed.stdout), listed.stdout   # acting: the personal project
     assert re.search(r"team-cli\s+admin", listed.stdout)

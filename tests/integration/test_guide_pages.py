@@ -192,7 +192,7 @@ def test_docs_in_korean_with_a_curl_and_a_cli_example(client):
     assert "사설 주소 (RFC 1918), /16에서 /28" in page and "Private (RFC 1918)" not in page  # a field's rule
     start = page.split('id="op-instances-start"', 1)[1].split("</article>", 1)[0]
     assert 'curl -X POST "http://localhost/api/v1/instances/$INSTANCE_ID/start"' in start
-    assert '-H "Authorization: Bearer $TOKEN"' in start and "mcloud" not in start
+    assert '-H "Authorization: Bearer $TOKEN"' in start and "mcloud pc start" in start
     listing = page.split('id="op-instances-list"', 1)[1].split("</article>", 1)[0]
     assert "<pre class=\"docs-cli\"><code>mcloud pc list</code></pre>" in listing
     login = page.split('id="op-auth-login"', 1)[1].split("</article>", 1)[0]
