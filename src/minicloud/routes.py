@@ -396,4 +396,6 @@ ROUTES: list[Route] = [
     R("GET", "/language/{lang:name}", "pages.language", language.switch, auth="public", api=False),
     R("GET", "/docs", "pages.docs", docs.docs, auth="public", api=False),
     R("GET", "/static/{file:path}", "pages.static", static.serve, auth="public", api=False),
+    # look (issue 11): the favicon where browsers ask for it
+    R("GET", "/favicon.ico", "pages.favicon", static.favicon, auth="public", api=False),
 ]

@@ -82,7 +82,10 @@ def test_rent_then_act_from_the_detail_page(client, alice, compute, cloud, work)
     assert resized.status_code == 303
     work()
     assert "1 vCPU · 1024 MiB" in html(client.get(detail_url, headers={"Accept-Language": "en"}))
-    gone = post_form(client, f"{detail_url}/action", {"action": "delete"})
+    asked = post_form(client, f"{detail_url}/action", {"action": "delete"}, headers={"Accept-Language": "en"})
+    assert asked.status_code == 200 and "Delete mini PC web1?" in html(asked)  # asks first: nothing deleted yet
+    assert "Stopped" in html(client.get(detail_url, headers={"Accept-Language": "en"}))
+    gone = post_form(client, f"{detail_url}/action", {"action": "delete", "confirmed": "1"})
     assert gone.status_code == 303 and gone.headers["Location"] == "/mini-pcs"
 
 
