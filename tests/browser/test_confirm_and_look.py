@@ -139,6 +139,14 @@ def test_without_javascript_the_delete_lands_on_a_confirmation_page(look_server,
     expect(page.locator("#confirm_name")).to_have_count(0)
     page.locator("#confirm-submit").click()
     expect(page).to_have_url(base + "/storage?deleted=no-script")
+
+    # the phone menu opens without JavaScript too (a <details>)
+    page.set_viewport_size(PHONE)
+    storage_link = page.get_by_role("link", name="Storage", exact=True)
+    expect(storage_link).to_be_hidden()
+    page.locator("#navmenu > summary").click()
+    expect(storage_link).to_be_visible()
+    shot(page, "look-16-menu-open-nojs-phone-en")
     page.context.close()
 
 

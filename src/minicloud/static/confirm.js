@@ -5,13 +5,16 @@
  *   data-confirm-name    (only where the name must be typed) the name, and data-confirm-typed its prompt.
  * On submit the dialog asks; "cancel" (or Esc) leaves everything as it was; confirming adds confirmed=1
  * (and confirm_name) and posts the form. The server checks both again (handlers/pages/confirm.py);
- * without this file, or without <dialog>, the same post is answered by a confirmation page. */
+ * without this file, or without <dialog>, the same post is answered by a confirmation page.
+ * A page that refreshes itself (<meta http-equiv="refresh">, while something is in progress) stops doing so
+ * while the dialog is open (window.stop() cancels the pending refresh) and refreshes again after "cancel". */
 (function () {
   "use strict";
   var template = document.getElementById("confirm-dialog-template");
   if (!template || !("content" in template) || typeof HTMLDialogElement !== "function") { return; }
   var dialog = null, question, typedBox, typedInput, typedLabel, ok;
   var pending = null;
+  var refresh = document.querySelector('meta[http-equiv="refresh"]');
 
   function build() {  // the dialog joins the page the first time it is needed
     document.body.appendChild(template.content.cloneNode(true));
@@ -44,6 +47,10 @@
     pending = null;
     if (!asked || dialog.returnValue !== "ok" || typedInput.value.trim() !== (asked.name || typedInput.value.trim())) {
       if (asked && asked.opener) { asked.opener.focus(); }
+      if (refresh) {  // the refresh this page had was stopped when the dialog opened: resume it
+        window.setTimeout(function () { window.location.reload(); },
+                          (parseInt(refresh.getAttribute("content"), 10) || 3) * 1000);
+      }
       return;
     }
     var form = asked.form;
@@ -72,6 +79,7 @@
     typedLabel.textContent = source.getAttribute("data-confirm-typed") || "";
     ok.disabled = !matches();
     dialog.returnValue = "";
+    if (refresh) { window.stop(); }  // a self-refreshing page must not reload under the open question
     dialog.showModal();
     (pending.name ? typedInput : document.getElementById("confirm-dialog-cancel")).focus();
   });
