@@ -38,7 +38,12 @@ def text(response) -> str:
     return response.get_data(as_text=True)
 
 
-def test_a_project_delete_asks_for_the_typed_name_and_deletes_nothing_until_it_matches(client, auth):
+def audited(services, action: str) -> list[int]:
+    rows = services.db.fetchall("SELECT status FROM audit_log WHERE action = %s ORDER BY id", (action,))
+    return [row["status"] for row in rows]
+
+
+def test_a_project_delete_asks_for_the_typed_name_and_deletes_nothing_until_it_matches(client, auth, services):
     team = logged_in_with_team(client, auth)
     asked = form_post(client, f"/projects/{team}/delete", {"note": '"><script>alert(1)</script>'}, headers=EN)
     page = text(asked)
@@ -56,8 +61,10 @@ def test_a_project_delete_asks_for_the_typed_name_and_deletes_nothing_until_it_m
             assert again.status_code == 422
             assert "입력한 이름이 capstone과(와) 다릅니다" in text(again)
     assert "capstone" in project_names(client)
+    assert audited(services, "pages.project_delete") == []  # asking is not an action in the history
     done = form_post(client, f"/projects/{team}/delete", {"confirmed": "1", "confirm_name": " capstone "})
     assert done.status_code == 303 and done.headers["Location"].startswith("/dashboard")
+    assert audited(services, "pages.project_delete") == [303]
 
 
 def test_the_confirmation_page_is_in_korean_and_names_what_goes_with_it(client, auth):

@@ -52,6 +52,7 @@ def confirm_first(ctx, what: str, name: str, typed: bool = False, cancel_url: st
     if is_confirmed(ctx, name, typed):
         return None
     form = ctx.request.form
+    ctx.audit_skip = True  # only asked: nothing happened that the audit log should list
     tried = form.get("confirmed") == "1"  # a confirmation came, but its typed name was missing or wrong
     fields = [(key, value) for key, value in form.items(multi=True) if key not in CONFIRM_FIELDS]
     return render(ctx, "confirm.html", status=422 if tried else 200, what=what, name=name, typed=typed,
