@@ -68,7 +68,7 @@ class App:
         for args, kwargs in ctx.set_cookies:
             response.set_cookie(*args, **kwargs)
         self._common_headers(ctx, response)
-        if ctx.route is not None and ctx.route.audited:
+        if ctx.route is not None and ctx.route.audited and not ctx.audit_skip:
             self._audit(ctx, response.status_code)
         metrics.observe_request(ctx.route and ctx.route.endpoint, response.status_code, time.perf_counter() - started)
         if access_log.isEnabledFor(logging.INFO):

@@ -428,4 +428,6 @@ ROUTES: list[Route] = [
     R("POST", "/dashboard/first-run", "pages.first_run_dismiss", dashboard.dismiss_first_run, auth="user",
       api=False, audit=False),
     # ---- end of the newcomer's guide
+    # look (issue 11): the favicon where browsers ask for it
+    R("GET", "/favicon.ico", "pages.favicon", static.favicon, auth="public", api=False),
 ]

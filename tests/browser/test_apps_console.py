@@ -2,7 +2,7 @@
 
 Deploy an app from the form (a bad image answered under its field, in Korean), see its detail page with the
 URL and status, run the queued deploy with an in-process worker and read the manifests underneath, scale it,
-and delete it only once the confirmation box is ticked. Screenshots go to screenshots/.
+and delete it only once the dialog is confirmed. Screenshots go to screenshots/.
 """
 from __future__ import annotations
 
@@ -96,11 +96,14 @@ def test_deploy_read_the_manifests_scale_and_delete(kube_server, browser, clean_
     deployment = next(o for path, o in kube.objects.items() if "/deployments/" in path)
     assert deployment["spec"]["replicas"] == 3
 
-    page.get_by_role("button", name="삭제", exact=True).click()  # the box is not ticked: nothing is sent
+    page.get_by_role("button", name="삭제", exact=True).click()  # asks first: cancel sends nothing
+    expect(page.locator("#confirm-dialog h2")).to_have_text("앱 hello-web을(를) 삭제할까요?")
+    page.locator("#confirm-dialog-cancel").click()
     expect(page).to_have_url(detail)
-    page.get_by_label(re.compile("hello-web 앱과 실행 중인 모든 것을 삭제합니다")).check()
     page.get_by_role("button", name="삭제", exact=True).click()
+    page.locator("#confirm-dialog-ok").click()
     expect(page).to_have_url(server + "/apps")
+    expect(page.locator("#flash")).to_have_text("앱 hello-web을(를) 삭제합니다.")
     work()
     assert not [path for path in kube.objects if "/deployments/" in path]
     page.close()

@@ -222,9 +222,9 @@ def test_actions_post_with_csrf_and_land_back(client, alice, standin):
                          headers={"Accept-Language": "en"})
     assert too_many.status_code == 422 and "Replicas must be a whole number from 0 to 10." in html(too_many)
     unconfirmed = post_form(client, f"{detail}/action", {"action": "delete"}, headers={"Accept-Language": "en"})
-    assert unconfirmed.status_code == 422 and "Tick the box to confirm the deletion." in html(unconfirmed)
+    assert unconfirmed.status_code == 200 and "Delete app web?" in html(unconfirmed)  # the question page
     assert app_id in standin.apps
-    gone = post_form(client, f"{detail}/action", {"action": "delete", "confirm": "yes"})
+    gone = post_form(client, f"{detail}/action", {"action": "delete", "confirmed": "1"})
     assert gone.status_code == 303 and gone.headers["Location"] == "/apps"
     assert standin.calls[-1] == ("delete", app_id)
     assert post_form(client, f"{detail}/action", {"action": "explode"}).status_code == 400
@@ -309,7 +309,7 @@ def test_deploy_through_the_real_service_shows_the_manifests_applied(client, ali
     deployment = next(o for path, o in kube.objects.items() if "/deployments/" in path)
     assert deployment["spec"]["replicas"] == 3
     assert re.search(r'id="replicas">\d+ / 3<', html(client.get(detail)))
-    gone = post_form(client, f"{detail}/action", {"action": "delete", "confirm": "yes"})
+    gone = post_form(client, f"{detail}/action", {"action": "delete", "confirmed": "1"})
     assert gone.status_code == 303
     work()
     assert not [p for p in kube.objects if "/deployments/" in p]

@@ -6,6 +6,10 @@ from compute_fixtures import compute_overrides
 from test_pages import html, page_login, post_form
 
 
+KO = {"Accept-Language": "ko"}
+EN_HEADERS = {"Accept-Language": "en"}
+
+
 @pytest.fixture
 def config(config):
     return compute_overrides(config)
@@ -82,7 +86,10 @@ def test_rent_then_act_from_the_detail_page(client, alice, compute, cloud, work)
     assert resized.status_code == 303
     work()
     assert "1 vCPU · 1024 MiB" in html(client.get(detail_url, headers={"Accept-Language": "en"}))
-    gone = post_form(client, f"{detail_url}/action", {"action": "delete"})
+    asked = post_form(client, f"{detail_url}/action", {"action": "delete"}, headers={"Accept-Language": "en"})
+    assert asked.status_code == 200 and "Delete mini PC web1?" in html(asked)  # asks first: nothing deleted yet
+    assert "Stopped" in html(client.get(detail_url, headers={"Accept-Language": "en"}))
+    gone = post_form(client, f"{detail_url}/action", {"action": "delete", "confirmed": "1"})
     assert gone.status_code == 303 and gone.headers["Location"] == "/mini-pcs"
 
 
@@ -124,3 +131,27 @@ def auth_other(client):
     from conftest import Auth
 
     return Auth(client).user("mallory")
+
+
+def test_the_list_has_row_actions_that_ask_before_a_delete_and_flash_what_was_done(client, alice, compute, work):
+    created = post_form(client, "/mini-pcs", {"name": "lab-pc", "template_id": compute["tid"]("nano")})
+    assert "미니 PC lab-pc을(를) 만들고 있습니다." in html(client.get(created.headers["Location"], headers=KO))
+    work()
+    listing = html(client.get("/mini-pcs", headers=KO))
+    row = re.search(r'<tr data-instance="[^"]+">.*?</tr>', listing, re.S).group(0)
+    assert re.search(r'class="badge state-badge tone-ok state-running"[^>]*>.*?#i-ok.*?실행 중', row, re.S)
+    assert 'value="stop"' in row and 'value="delete"' in row and 'value="start"' not in row
+    assert 'data-confirm="미니 PC lab-pc을(를) 삭제할까요?"' in row and 'name="next" value="/mini-pcs"' in row
+    action = re.search(r'action="(/mini-pcs/[^"]+/action)"', row).group(1)
+    stopped = post_form(client, action, {"action": "stop", "next": "/mini-pcs"})
+    assert stopped.status_code == 303 and stopped.headers["Location"] == "/mini-pcs"
+    assert "Mini PC lab-pc is stopping." in html(client.get("/mini-pcs", headers=EN_HEADERS))
+    work()
+    asked = post_form(client, action, {"action": "delete", "next": "//evil.example"}, headers=KO)
+    page = html(asked)
+    assert asked.status_code == 200 and "미니 PC lab-pc을(를) 삭제할까요?" in page
+    assert 'id="confirm-cancel"' in page and 'href="/mini-pcs/' in page and "evil.example\" id" not in page
+    assert "lab-pc" in html(client.get("/mini-pcs", headers=KO))  # nothing deleted yet
+    gone = post_form(client, action, {"action": "delete", "confirmed": "1"})
+    assert gone.status_code == 303 and gone.headers["Location"] == "/mini-pcs"
+    assert "미니 PC lab-pc을(를) 삭제합니다." in html(client.get("/mini-pcs", headers=KO))

@@ -91,7 +91,7 @@ def test_a_script_named_vpc_is_escaped_on_the_page_and_in_the_drawing(client, al
     services.subnets.create(personal_project(alice), vpc["id"], "<b>sub</b>", "10.3.1.0/24")
     page = html(client.get(f"/networks/vpcs/{vpc['id']}", headers=EN))
     assert "<script>alert(1)</script>" not in page and "<b>sub</b>" not in page
-    svg = re.search(r"<svg.*?</svg>", page, re.S).group(0)
+    svg = re.search(r"<svg[^>]*topology.*?</svg>", page, re.S).group(0)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in svg and "&lt;b&gt;sub&lt;/b&gt;" in svg
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html(client.get("/networks", headers=EN))
 
@@ -107,7 +107,7 @@ def test_the_group_page_adds_and_deletes_a_rule(client, alice, services):
     ingress = re.search(r'id="ingress-rules".*?</table>', page, re.S).group(0)
     assert "80" in ingress and "0.0.0.0/0" in ingress
     rule_id = re.search(r'name="rule_id" value="([^"]+)"', ingress).group(1)
-    deleted = follow(client, post_form(client, group_path, {"action": "delete_rule", "rule_id": rule_id}))
+    deleted = follow(client, post_form(client, group_path, {"action": "delete_rule", "rule_id": rule_id, "confirmed": "1"}))
     assert 'id="no-ingress-rules"' in deleted and rule_id not in deleted
     bad = post_form(client, group_path, {"action": "add_rule", "direction": "ingress", "protocol": "tcp",
                                          "port_min": "90", "port_max": "80", "cidr": "0.0.0.0/0"}, headers=EN)
@@ -137,9 +137,16 @@ def test_the_delete_page_lists_the_plan_and_the_cascade_queues_the_job(client, a
     plan = re.search(r'<ol class="net-plan" id="delete-plan">.*?</ol>', confirm, re.S).group(0)
     assert [k for k in re.findall(r'data-kind="([a-z_]+)"', plan)] == ["subnets", "security_groups", "vpc"]
     assert "web" in plan and "extra" in plan and "doomed" in plan
-    plain = post_form(client, f"/networks/vpcs/{vpc_id}/delete", {}, headers=EN)
+    asked = post_form(client, f"/networks/vpcs/{vpc_id}/delete", {"cascade": "1"}, headers=EN)
+    assert asked.status_code == 200 and 'name="confirm_name"' in html(asked)  # type the name first
+    typo = post_form(client, f"/networks/vpcs/{vpc_id}/delete", {"cascade": "1", "confirmed": "1", "confirm_name": "doom"},
+                     headers=EN)
+    assert typo.status_code == 422 and "The name you typed is not doomed." in html(typo)
+    assert not services.db.fetchone("SELECT 1 AS one FROM jobs WHERE kind = 'vpc.delete'")
+    sure = {"confirmed": "1", "confirm_name": "doomed"}
+    plain = post_form(client, f"/networks/vpcs/{vpc_id}/delete", sure, headers=EN)
     assert plain.status_code == 409 and 'id="delete-plan"' in html(plain)
-    cascade = post_form(client, f"/networks/vpcs/{vpc_id}/delete", {"cascade": "1"})
+    cascade = post_form(client, f"/networks/vpcs/{vpc_id}/delete", {"cascade": "1", **sure})
     assert cascade.status_code == 303
     assert parse_qs(urlparse(cascade.headers["Location"]).query)["done"] == ["vpc_delete_started"]
     assert "VPC doomed is being deleted with everything in it." in follow(client, cascade)
@@ -189,12 +196,13 @@ def test_the_gateway_a_route_and_a_public_ip_through_the_forms(client, alice):
     assert "Route 0.0.0.0/0 → internet gateway was added." in routed
     route_id = re.search(r'name="route_id" value="([^"]+)"', routed).group(1)
     removed = follow(client, post_form(client, f"/networks/vpcs/{vpc_id}/route-table-action", {
-        "action": "remove_route", "route_table_id": table_id, "route_id": route_id, "destination": "0.0.0.0/0"}))
+        "action": "remove_route", "route_table_id": table_id, "route_id": route_id, "destination": "0.0.0.0/0",
+        "confirmed": "1"}))
     assert "Route 0.0.0.0/0 was removed." in removed and 'name="route_id"' not in removed
     allocated = follow(client, post_form(client, "/networks/public-ips", {}))
     ip_table = re.search(r'<table class="data" id="public-ip-table">.*?</table>', allocated, re.S).group(0)
     ip_id = re.search(r'action="/networks/public-ips/([^"]+)"', ip_table).group(1)
-    released = follow(client, post_form(client, f"/networks/public-ips/{ip_id}", {"action": "release"}))
+    released = follow(client, post_form(client, f"/networks/public-ips/{ip_id}", {"action": "release", "confirmed": "1"}))
     assert "was released." in released and 'id="no-public-ips"' in released
 
 
@@ -246,11 +254,11 @@ def test_a_subnet_takes_another_route_table_and_acl_and_is_deleted(client, alice
     assert "Subnet web uses the chosen route table now." in moved
     assert re.search(rf'<option value="{edge}" selected>edge</option>', moved)
     in_use = post_form(client, f"/networks/vpcs/{vpc_id}/route-table-action",
-                       {"action": "delete", "route_table_id": edge}, headers=EN)
+                       {"action": "delete", "route_table_id": edge, "confirmed": "1"}, headers=EN)
     assert in_use.status_code == 409 and "web" in html(in_use)
     acl_path = urlparse(post_form(client, f"/networks/vpcs/{vpc_id}/acls", {"name": "tight"}).headers["Location"]).path
     associated = follow(client, post_form(client, acl_path, {"action": "associate", "subnet_id": subnet_id}))
     assert "Subnet web uses the chosen ACL now." in associated
     gone = follow(client, post_form(client, f"/networks/vpcs/{vpc_id}/subnet-action",
-                                    {"action": "delete", "subnet_id": subnet_id}))
+                                    {"action": "delete", "subnet_id": subnet_id, "confirmed": "1"}))
     assert "Subnet web was deleted." in gone and 'id="no-subnets"' in gone

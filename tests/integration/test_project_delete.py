@@ -229,7 +229,9 @@ def test_the_console_queues_the_delete_and_says_so(client, auth, work):
     assert form_post(client, "/project", {"project_id": team}).status_code == 303
     assert f'action="/projects/{team}/delete"' in client.get("/dashboard").get_data(as_text=True)
 
-    answered = form_post(client, f"/projects/{team}/delete")
+    asked = form_post(client, f"/projects/{team}/delete", {"confirmed": "1", "confirm_name": "capston"})
+    assert asked.status_code == 422 and 'name="confirm_name"' in asked.get_data(as_text=True)  # the name, exactly
+    answered = form_post(client, f"/projects/{team}/delete", {"confirmed": "1", "confirm_name": "capstone"})
     assert answered.status_code == 303 and answered.headers["Location"].startswith("/dashboard?deleting=capstone")
     page = client.get(answered.headers["Location"], headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert 'id="project-deleting"' in page and "The project &#34;capstone&#34; is being deleted" in page

@@ -240,13 +240,17 @@ def test_delete_an_object(client, alice):
     make_bucket(client, "trash")
     put(alice, "trash", "old/a.txt")
     put(alice, "trash", "old/b.txt")
-    response = post_form(client, "/storage/trash/delete-object", {"key": "old/a.txt", "prefix": "old/"})
+    asked = post_form(client, "/storage/trash/delete-object", {"key": "old/a.txt", "prefix": "old/"}, headers=EN)
+    assert asked.status_code == 200 and "Delete object old/a.txt?" in html(asked)
+    assert client.get("/api/v1/buckets/trash/objects/old/a.txt").status_code == 200  # asked, not deleted
+    response = post_form(client, "/storage/trash/delete-object", {"key": "old/a.txt", "prefix": "old/", "confirmed": "1"})
     assert response.status_code == 303
     assert response.headers["Location"] == "/storage/trash?prefix=old%2F&deleted=a.txt"
     page = html(client.get(response.headers["Location"], headers=EN))
     assert "a.txt was deleted." in page and 'data-key="old/a.txt"' not in page and 'data-key="old/b.txt"' in page
     assert client.get("/api/v1/buckets/trash/objects/old/a.txt").status_code == 404
-    missing = post_form(client, "/storage/trash/delete-object", {"key": "old/a.txt", "prefix": "old/"}, headers=EN)
+    missing = post_form(client, "/storage/trash/delete-object", {"key": "old/a.txt", "prefix": "old/", "confirmed": "1"},
+                        headers=EN)
     assert missing.status_code == 404 and 'id="storage-error"' in html(missing)
 
 
@@ -280,7 +284,10 @@ def test_delete_bucket_needs_force_while_it_holds_objects(client, alice):
     refused = post_form(client, "/storage/full/delete", {}, headers=EN)
     assert refused.status_code == 409
     assert "Tick “Also delete every object in it”" in html(refused)
-    forced = post_form(client, "/storage/full/delete", {"force": "1"})
+    asked = post_form(client, "/storage/full/delete", {"force": "1", "confirmed": "1"}, headers=EN)
+    assert asked.status_code == 422 and "To confirm, type the name full exactly." in html(asked)  # it holds a file
+    assert client.get("/storage/full").status_code == 200
+    forced = post_form(client, "/storage/full/delete", {"force": "1", "confirmed": "1", "confirm_name": "full"})
     assert forced.status_code == 303 and forced.headers["Location"] == "/storage?deleted=full"
     assert "Bucket full was deleted." in html(client.get(forced.headers["Location"], headers=EN))
     assert client.get("/storage/full").status_code == 404

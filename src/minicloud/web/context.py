@@ -46,6 +46,7 @@ class RequestContext:
         self.audit_username: str | None = None
         self.audit_user_id = None
         self.audit_project_id = None
+        self.audit_skip = False  # the answer did nothing worth a history line (a "are you sure?" page)
         self.set_cookies: list[tuple[tuple, dict]] = []
         self._csrf: str | None = None
         self.csrf_pending = False  # a streaming route left the form's CSRF token to its handler

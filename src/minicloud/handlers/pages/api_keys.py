@@ -5,6 +5,7 @@ from __future__ import annotations
 from minicloud.errors import ApiError, ValidationFailed
 from minicloud.handlers.pages.account_notices import done, done_message, refused
 from minicloud.handlers.pages.common import in_utc, render
+from minicloud.handlers.pages.confirm import confirm_first
 
 MAX_NAME = 64  # the API's rule (handlers/api/api_keys.py)
 
@@ -40,6 +41,8 @@ def create(ctx):
 def revoke(ctx, key_id):
     """Revoke one of the user's keys: it stops authenticating at once."""
     name = next((k["name"] for k in ctx.services.api_keys.list_for(ctx.principal)["items"] if k["id"] == key_id), "")
+    if asked := confirm_first(ctx, "api_key", name, action="revoke", cancel_url=ctx.url_for("pages.api_keys")):
+        return asked
     ctx.audit_target = str(key_id)
     ctx.services.api_keys.revoke(ctx.principal, key_id)
     return done(ctx, ctx.url_for("pages.api_keys"), "api_key_revoked", name)

@@ -12,6 +12,8 @@ import yaml
 from minicloud.errors import ApiError, BadRequest, NotFoundError, ServiceUnavailable, ValidationFailed
 from minicloud.handlers.api.apps import shown
 from minicloud.handlers.pages.common import as_utc, render
+from minicloud.handlers.pages.confirm import confirm_first
+from minicloud.web.flash import flash
 from minicloud.web.messages import field_messages, text
 from minicloud.web.times import moment
 
@@ -154,6 +156,7 @@ def create(ctx):
     except ApiError as exc:
         return _form(ctx, exc.status, values, message=exc.message(ctx.lang))
     ctx.audit_target = str(created["id"])
+    flash(ctx, "look_console.flash.app_created", name=created["name"])
     return ctx.redirect(ctx.url_for("pages.app", app_id=created["id"]))
 
 
@@ -194,6 +197,7 @@ def act(ctx, app_id):
     apps, project_id = ctx.services.apps, ctx.project.id
     values = {"image": form.get("image", "").strip(), "replicas": form.get("replicas", "").strip()}
     try:
+        name = apps.get(project_id, app_id)["name"]
         if action == "redeploy":
             apps.redeploy(project_id, app_id, image=values["image"] or None)
         elif action == "scale":
@@ -202,9 +206,11 @@ def act(ctx, app_id):
                 return _detail(ctx, app_id, 422, {"scale": ctx.t("apps_console.number_required")}, values)
             apps.scale(project_id, app_id, replicas)
         else:
-            if form.get("confirm") != "yes":
-                return _detail(ctx, app_id, 422, {"delete": ctx.t("apps_console.delete_confirm_required")}, values)
+            if asked := confirm_first(ctx, "app", name, cancel_url=ctx.url_for("pages.app", app_id=app_id),
+                                      detail=ctx.t("apps_console.delete_confirm", name=name)):
+                return asked
             apps.delete(project_id, app_id)
+            flash(ctx, "look_console.flash.app_delete", name=name)
             return ctx.redirect(ctx.url_for("pages.apps"))
     except ServiceUnavailable as exc:
         return _from_error(ctx, exc)
@@ -215,4 +221,5 @@ def act(ctx, app_id):
         return _detail(ctx, app_id, exc.status, {action: problems}, values)
     except ApiError as exc:
         return _detail(ctx, app_id, exc.status, {action: exc.message(ctx.lang)}, values)
+    flash(ctx, f"look_console.flash.app_{action}", name=name)
     return ctx.redirect(ctx.url_for("pages.app", app_id=app_id))

@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 
 from werkzeug.exceptions import HTTPException
 
+from minicloud.web.flash import take as take_flash
 from minicloud.web.session import remembered_project
 
 # Pages only load files from this site; scripts and styles come from /static/ only.
@@ -73,6 +74,7 @@ def render(ctx, template: str, status: int = 200, **variables):
     """``ctx.render`` plus the layout's variables and the security headers every page carries."""
     variables.setdefault("here", current_path(ctx))
     variables.setdefault("acting", acting_project(ctx))
+    variables.setdefault("flash", take_flash(ctx))  # what the last form did (web/flash.py), shown once
     response = ctx.render(template, status=status, **variables)
     response.headers.update(SECURITY_HEADERS)
     return response

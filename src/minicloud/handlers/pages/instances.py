@@ -6,8 +6,10 @@ import uuid
 from minicloud.errors import ApiError, BadRequest, ValidationFailed
 from minicloud.handlers.api.instances import shown
 from minicloud.handlers.pages.account_notices import done, done_message, refused
-from minicloud.handlers.pages.common import render
+from minicloud.handlers.pages.common import render, safe_next
+from minicloud.handlers.pages.confirm import confirm_first
 from minicloud.services.instances import ACTIONS, STATES
+from minicloud.web.flash import flash
 from minicloud.web.messages import field_messages
 
 # States in which the work goes on in the background: the pages refresh themselves meanwhile.
@@ -101,6 +103,7 @@ def create(ctx):
     except ApiError as exc:
         return _form(ctx, exc.status, values, message=exc.message(ctx.lang))
     ctx.audit_target = str(created["id"])
+    flash(ctx, "look_console.flash.instance_created", name=created["name"])
     return ctx.redirect(ctx.url_for("pages.instance", instance_id=created["id"]))
 
 
@@ -132,12 +135,17 @@ def rename(ctx, instance_id):
 
 
 def act(ctx, instance_id):
-    """One of the actions (start, stop, reboot, resize, delete) from the detail page's buttons."""
+    """One of the actions (start, stop, reboot, resize, delete) from the detail page's or the list's buttons
+    (``next``: the page to go back to); a delete asks first."""
     form = ctx.request.form
     action = form.get("action", "")
     ctx.audit_target = str(instance_id)
     if action not in ACTIONS:
         raise BadRequest("error.bad_request")
+    detail_url = ctx.url_for("pages.instance", instance_id=instance_id)
+    name = ctx.services.instances.get(ctx.project, instance_id)["name"]
+    if action == "delete" and (asked := confirm_first(ctx, "instance", name, cancel_url=safe_next(form.get("next"), detail_url))):
+        return asked
     if action == "resize":
         try:
             template_id = uuid.UUID(form.get("template_id", ""))
@@ -146,9 +154,10 @@ def act(ctx, instance_id):
         ctx.services.instances.resize(ctx.principal, ctx.project, instance_id, template_id)
     else:
         ctx.services.instances.act(ctx.principal, ctx.project, instance_id, action)
+    flash(ctx, f"look_console.flash.instance_{action}", name=name)
     if action == "delete":
-        return ctx.redirect(ctx.url_for("pages.instances"))
-    return ctx.redirect(ctx.url_for("pages.instance", instance_id=instance_id))
+        return ctx.redirect(ctx.url_for("pages.instances"))  # from the list or its (now gone) page
+    return ctx.redirect(safe_next(form.get("next"), detail_url))
 
 
 def console_input(ctx, instance_id):

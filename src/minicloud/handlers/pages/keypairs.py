@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 
 from minicloud.errors import ApiError, BadRequest, ValidationFailed
 from minicloud.handlers.pages.account_notices import done, done_message, refused
+from minicloud.handlers.pages.confirm import confirm_first
 from minicloud.handlers.pages.common import SECURITY_HEADERS, in_utc, render, safe_next
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")  # the API's rule (handlers/api/keypairs.py)
@@ -96,6 +97,8 @@ def download(ctx):
 def delete(ctx, keypair_id):
     """Delete one key pair (mini PCs that have it keep the key they booted with)."""
     keypair = ctx.services.keypairs.get(ctx.project.id, keypair_id)
+    if asked := confirm_first(ctx, "keypair", keypair["name"], cancel_url=ctx.url_for("pages.keypairs")):
+        return asked
     ctx.audit_target = str(keypair_id)
     ctx.services.keypairs.delete(ctx.project.id, keypair_id)
     return done(ctx, ctx.url_for("pages.keypairs"), "keypair_deleted", keypair["name"])

@@ -7,6 +7,7 @@ import uuid
 
 from minicloud.errors import ApiError, BadRequest, ValidationFailed
 from minicloud.handlers.pages.account_notices import done, refused
+from minicloud.handlers.pages.confirm import confirm_first
 from minicloud.handlers.pages.projects import project_page
 from minicloud.services.projects import ROLES
 
@@ -70,6 +71,9 @@ def remove(ctx, project_id, user_id):
     ctx.audit_target = str(user_id)
     ctx.audit_project_id = project_id
     name = _username(ctx, project_id, user_id)
+    if asked := confirm_first(ctx, "member", name, action="remove",
+                              cancel_url=ctx.url_for("pages.project", project_id=project_id)):
+        return asked
     try:
         ctx.services.projects.remove_member(ctx.principal, project_id, user_id)
     except ApiError as exc:

@@ -13,6 +13,7 @@ import uuid
 
 from minicloud.errors import ApiError, BadRequest, ValidationFailed
 from minicloud.handlers.pages.common import in_utc, render
+from minicloud.handlers.pages.confirm import confirm_first
 from minicloud.web.messages import field_messages
 
 log = logging.getLogger("minicloud.pages.networks")
@@ -136,6 +137,9 @@ def public_ip_action(ctx, ip_id):
             ip = service.disassociate(ctx.project.id, ip_id)
         elif action == "release":
             ip = service.get(ctx.project.id, ip_id)
+            if asked := confirm_first(ctx, "public_ip", ip["address"], action="release",
+                                      cancel_url=ctx.url_for("pages.networks") + "#public-ips"):
+                return asked
             service.delete(ctx.project.id, ip_id)
         else:
             raise BadRequest("error.bad_request")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from minicloud.errors import ApiError, BadRequest
 from minicloud.handlers.pages.common import render
+from minicloud.handlers.pages.confirm import confirm_first
 from minicloud.handlers.pages.networks import back, done_message, form_uuid, form_values, items, problem
 from minicloud.handlers.pages.networks import project_instances
 
@@ -22,6 +23,24 @@ def _body(values: dict, numbers: tuple[str, ...]) -> dict:
             continue
         body[name] = int(value) if name in numbers and value.isdigit() else value
     return body
+
+
+def _rule_words(ctx, rule: dict) -> str:
+    """A rule or ACL entry as the confirmation names it: protocol, ports, address range (or source group)."""
+    ports = ""
+    if rule.get("protocol") in ("tcp", "udp") and rule.get("port_min") is not None:
+        low, high = rule["port_min"], rule.get("port_max", rule["port_min"])
+        ports = f" {low}" if low == high else f" {low}-{high}"
+    source = rule.get("cidr") or rule.get("source_group_name") or ""
+    return f"{ctx.t('networks_console.protocol.' + str(rule.get('protocol')))}{ports} {source}".strip()
+
+
+def _group_url(ctx, group_id) -> str:
+    return ctx.url_for("pages.security_group", group_id=group_id)
+
+
+def _acl_url(ctx, acl_id) -> str:
+    return ctx.url_for("pages.network_acl", acl_id=acl_id)
 
 
 # ---- security groups ----------------------------------------------------------------------------
@@ -59,10 +78,17 @@ def group_action(ctx, group_id):
             service.add_rule(project_id, group_id, body)
             done = "rule_added"
         elif action == "delete_rule":
-            service.delete_rule(project_id, group_id, form_uuid(ctx, "rule_id"))
+            rule_id = form_uuid(ctx, "rule_id")
+            rule = next((r for r in service.get(project_id, group_id)["rules"] if str(r["id"]) == str(rule_id)), None)
+            if rule is not None and (asked := confirm_first(ctx, "rule", _rule_words(ctx, rule),
+                                                             cancel_url=_group_url(ctx, group_id) + "#rules")):
+                return asked
+            service.delete_rule(project_id, group_id, rule_id)
             done = "rule_deleted"
         elif action == "delete":
             found = service.get(project_id, group_id)
+            if asked := confirm_first(ctx, "security_group", found["name"], cancel_url=_group_url(ctx, group_id)):
+                return asked
             service.delete(project_id, group_id)
             return back(ctx, "pages.vpc", "group_deleted", found["name"], anchor="#groups", vpc_id=found["vpc_id"])
         else:
@@ -105,7 +131,12 @@ def acl_action(ctx, acl_id):
             service.add_entry(project_id, acl_id, _body(values, ("number", "port_min", "port_max")))
             done, name = "entry_added", values["number"]
         elif action == "delete_entry":
-            service.delete_entry(project_id, acl_id, form_uuid(ctx, "entry_id"))
+            entry_id = form_uuid(ctx, "entry_id")
+            entry = next((e for e in service.get(project_id, acl_id)["entries"] if str(e["id"]) == str(entry_id)), None)
+            if entry is not None and (asked := confirm_first(
+                    ctx, "entry", f'#{entry["number"]} {_rule_words(ctx, entry)}', cancel_url=_acl_url(ctx, acl_id) + "#entries")):
+                return asked
+            service.delete_entry(project_id, acl_id, entry_id)
             done, name = "entry_deleted", ""
         elif action == "associate":
             subnet_id = form_uuid(ctx, "subnet_id")
@@ -114,6 +145,8 @@ def acl_action(ctx, acl_id):
             done, name = "acl_associated", subnet["name"]
         elif action == "delete":
             found = service.get(project_id, acl_id)
+            if asked := confirm_first(ctx, "network_acl", found["name"], cancel_url=_acl_url(ctx, acl_id)):
+                return asked
             service.delete(project_id, acl_id)
             return back(ctx, "pages.vpc", "acl_deleted", found["name"], anchor="#acls", vpc_id=found["vpc_id"])
         else:

@@ -7,6 +7,7 @@ import logging
 
 from minicloud.errors import ApiError, BadRequest
 from minicloud.handlers.pages.common import in_utc, render
+from minicloud.handlers.pages.confirm import confirm_first
 from minicloud.handlers.pages.network_topology import render_topology
 from minicloud.handlers.pages.networks import (RULE_SET_NAME, back, check_name, done_message, form_uuid,
                                                form_values, items, problem, project_instances)
@@ -84,6 +85,10 @@ def detail(ctx, vpc_id):
     return _page(ctx, vpc_id)
 
 
+def _here(ctx, vpc_id, anchor: str) -> str:
+    return ctx.url_for("pages.vpc", vpc_id=vpc_id) + anchor
+
+
 def _refused(ctx, vpc_id, exc: ApiError, section: str, values=None):
     if exc.status in (400, 404) and not values:
         raise exc
@@ -112,6 +117,8 @@ def subnet_action(ctx, vpc_id):
     try:
         subnet = subnets.get(project_id, subnet_id)
         if action == "delete":
+            if asked := confirm_first(ctx, "subnet", subnet["name"], cancel_url=_here(ctx, vpc_id, "#subnets")):
+                return asked
             subnets.delete(project_id, subnet_id)
             done = "subnet_deleted"
         elif action == "route_table":
@@ -152,10 +159,15 @@ def route_table_action(ctx, vpc_id):
             vpcs.add_route(project_id, table_id, destination, "internet_gateway")
             done, name = "route_added", destination
         elif action == "remove_route":
+            if asked := confirm_first(ctx, "route", destination, action="remove",
+                                      cancel_url=_here(ctx, vpc_id, "#route-tables")):
+                return asked
             vpcs.delete_route(project_id, table_id, form_uuid(ctx, "route_id"))
             done, name = "route_removed", destination
         elif action == "delete":
             table = vpcs.get_route_table(project_id, table_id)
+            if asked := confirm_first(ctx, "route_table", table["name"], cancel_url=_here(ctx, vpc_id, "#route-tables")):
+                return asked
             vpcs.delete_route_table(project_id, table_id)
             done, name = "table_deleted", table["name"]
         else:
@@ -173,6 +185,10 @@ def gateway_action(ctx, vpc_id):
             gateway = vpcs.attach_gateway(ctx.project.id, vpc_id)
             done, name = "gateway_attached", gateway.get("address", "")
         elif action == "detach":
+            gateway = _gateway(vpcs.get(ctx.project.id, vpc_id)) or {}
+            if asked := confirm_first(ctx, "gateway", str(gateway.get("address", "")), action="detach",
+                                      cancel_url=_here(ctx, vpc_id, "#gateway")):
+                return asked
             vpcs.detach_gateway(ctx.project.id, vpc_id)
             done, name = "gateway_detached", ""
         else:
@@ -221,6 +237,9 @@ def delete(ctx, vpc_id):
     vpcs, project_id = ctx.services.vpcs, ctx.project.id
     vpc = vpcs.get(project_id, vpc_id)
     ctx.audit_target = str(vpc_id)
+    if asked := confirm_first(ctx, "vpc", vpc["name"], typed=True, detail=ctx.t("look_console.vpc_plan") if cascade else None,
+                              cancel_url=ctx.url_for("pages.vpc_delete_confirm", vpc_id=vpc_id)):
+        return asked
     try:
         if cascade:
             job = vpcs.delete_cascade(ctx.principal, project_id, vpc_id)

@@ -8,8 +8,10 @@ import uuid
 from minicloud.errors import ApiError, BadRequest, Conflict, ValidationFailed
 from minicloud.handlers.pages.account_notices import done, done_message, refused
 from minicloud.handlers.pages.common import YEAR, in_utc, render, safe_next
+from minicloud.handlers.pages.confirm import confirm_first
 from minicloud.handlers.pages.quota_bars import quota_rows
 from minicloud.services.projects import ROLES
+from minicloud.web.flash import flash
 from minicloud.web.session import PROJECT_COOKIE
 
 MAX_NAME, MAX_DESCRIPTION = 64, 500  # the API's rules (handlers/api/projects.py)
@@ -25,6 +27,7 @@ def switch(ctx):
     ctx.audit_project_id = project.id
     ctx.set_cookie(PROJECT_COOKIE, str(project.id), max_age=YEAR, httponly=True, samesite="Lax",
                    secure=bool(ctx.config.get("server.secure_cookies")), path="/")
+    flash(ctx, "look_console.flash.project_switched", kind="info", name=project.name)
     return ctx.redirect(safe_next(ctx.request.form.get("next"), "/dashboard"))
 
 
@@ -115,6 +118,9 @@ def delete(ctx, project_id):
     """Queue the project's delete (403 unless its admin, 409 for a personal project: the error page says so) and
     go back to the dashboard in the personal project, saying the job takes the project apart."""
     project = ctx.services.projects.resolve(ctx.principal, project_id)
+    if not project.personal and (asked := confirm_first(  # a personal project: the service says why not
+            ctx, "project", project.name, typed=True, cancel_url="/dashboard", detail=ctx.t("look_console.project_plan"))):
+        return asked
     ctx.services.projects.request_delete(ctx.principal, project.id)
     ctx.audit_target = str(project.id)
     ctx.audit_project_id = project.id

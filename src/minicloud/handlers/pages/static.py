@@ -14,3 +14,10 @@ def serve(ctx, file: str):
     response = send_from_directory(STATIC_DIR, file, ctx.request.environ, max_age=MAX_AGE)
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def favicon(ctx):
+    """GET /favicon.ico, where browsers look without a <link rel="icon">: the PNG fallback of favicon.svg."""
+    response = send_from_directory(STATIC_DIR, "favicon.png", ctx.request.environ, max_age=MAX_AGE)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

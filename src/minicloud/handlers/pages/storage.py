@@ -13,6 +13,7 @@ from werkzeug.sansio.multipart import Epilogue, Field, File
 from minicloud.errors import ApiError, BadRequest, ServiceUnavailable
 from minicloud.handlers.pages import share_result
 from minicloud.handlers.pages.common import as_utc, in_utc, render
+from minicloud.handlers.pages.confirm import confirm_first
 from minicloud.web.multipart import PartReader, StreamedForm
 from minicloud.web.stored_content import share_url
 
@@ -124,6 +125,8 @@ def delete_object(ctx, bucket):
     form = ctx.request.form
     key, prefix = form.get("key", ""), _prefix(form.get("prefix"))
     ctx.audit_target = f"{bucket}/{key}"
+    if asked := confirm_first(ctx, "object", key, cancel_url=_back(ctx, bucket, prefix)):
+        return asked
     try:
         ctx.services.storage.delete_object(ctx.project.id, bucket, key)
     except ApiError as exc:  # an object gone meanwhile, Swift down: said on the page
@@ -152,6 +155,15 @@ def share(ctx, bucket):
 
 def delete_bucket(ctx, bucket):
     force = ctx.request.form.get("force") in ("1", "on", "true")
+    try:
+        held = ctx.services.storage.get_bucket(ctx.project.id, bucket)["object_count"]
+    except ServiceUnavailable as exc:
+        return _bucket_page(ctx, bucket, exc.status, "", message=exc.message(ctx.lang))
+    if not held or force:  # a bucket with files goes only with force (else the service refuses): type its name
+        detail = ctx.t("look_console.bucket_has_objects", count=held) if held else None
+        if asked := confirm_first(ctx, "bucket", bucket, typed=bool(held), detail=detail,
+                                  cancel_url=ctx.url_for("pages.bucket", bucket=bucket)):
+            return asked
     try:
         ctx.services.storage.delete_bucket(ctx.project.id, bucket, force=force)
     except ApiError as exc:
