@@ -119,6 +119,7 @@ def test_key_pairs_imported_from_the_rental_form_and_generated_once(server, brow
     assert "PRIVATE KEY" not in page.content()
     shots(page, "keypairs", lang)
     page.locator('#keypairs tr[data-keypair="laptop"] button.danger').click()
+    page.locator("#confirm-dialog-ok").click()  # the delete asks first
     expect(page.locator("#done")).to_contain_text("laptop")
     expect(page.locator('#keypairs tr[data-keypair="laptop"]')).to_have_count(0)
     page.context.close()
@@ -148,6 +149,7 @@ def test_an_api_key_is_shown_once_and_revoked(server, browser, clean_db, locale,
     assert secret not in page.content()
     shots(page, "api-keys", lang)
     row.locator("button.danger").click()
+    page.locator("#confirm-dialog-ok").click()  # the revoke asks first
     expect(page.locator("#done")).to_contain_text(said["revoked"])
     expect(page.locator("#api-keys-empty")).to_be_visible()
     refused = page.request.get(server + "/api/v1/auth/me", headers={"Authorization": f"Bearer {secret}"})
@@ -252,5 +254,7 @@ def test_the_account_pages_work_without_javascript(server, browser, clean_db):  
     expect(page.locator("#new-key-secret")).to_have_value(re.compile(r"^mck_"))
     page.goto(server + "/api-keys")
     page.locator('#api-keys tr[data-api-key="ci"] button.danger').click()
+    expect(page.locator("#confirm-title")).to_be_visible()  # without JavaScript: the confirmation page
+    page.locator("#confirm-submit").click()
     expect(page.locator("#done")).to_contain_text("API 키를 폐기했습니다: ci")
     context.close()

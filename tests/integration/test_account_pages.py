@@ -122,7 +122,10 @@ def test_the_download_only_hands_back_a_private_key(client, alice):
 def test_deleting_a_key_pair(client, alice):
     redirected(post_form(client, "/key-pairs", {"name": "old", "public_key": public_key()}), "/key-pairs")
     keypair_id = alice.get("/api/v1/keypairs").json["items"][0]["id"]
-    location = redirected(post_form(client, f"/key-pairs/{keypair_id}/delete", {}), "/key-pairs")
+    asked = post_form(client, f"/key-pairs/{keypair_id}/delete", {}, headers=EN)  # asks first, deletes nothing
+    assert asked.status_code == 200 and 'name="confirmed"' in html(asked)
+    assert len(alice.get("/api/v1/keypairs").json["items"]) == 1
+    location = redirected(post_form(client, f"/key-pairs/{keypair_id}/delete", {"confirmed": "1"}), "/key-pairs")
     page = html(client.get(location, headers=EN))
     assert "Deleted the key pair old." in page and 'data-keypair="old"' not in page
     assert post_form(client, f"/key-pairs/{keypair_id}/delete", {}).status_code == 404
@@ -139,7 +142,10 @@ def test_an_api_key_is_shown_once_works_and_stops_working_when_revoked(client, a
     listed = html(client.get("/api-keys", headers=KO))
     assert secret not in listed and secret[:12] in listed and "laptop cli" in listed and "아직 안 씀" not in listed
     key_id = alice.get("/api/v1/api-keys").json["items"][0]["id"]
-    location = redirected(post_form(client, f"/api-keys/{key_id}/revoke", {}), "/api-keys")
+    asked = post_form(client, f"/api-keys/{key_id}/revoke", {}, headers=KO)  # asks first, revokes nothing
+    assert asked.status_code == 200 and 'name="confirmed"' in html(asked)
+    assert client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    location = redirected(post_form(client, f"/api-keys/{key_id}/revoke", {"confirmed": "1"}), "/api-keys")
     assert "API 키를 폐기했습니다: laptop cli" in html(client.get(location, headers=KO))
     assert client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
 
@@ -220,7 +226,10 @@ def test_members_are_added_by_username_their_role_changed_and_removed(client, al
                     if m["username"] == "alice")
     owner = post_form(client, f"/projects/{project_id}/members/{alice_id}/role", {"role": "viewer"}, headers=KO)
     assert owner.status_code == 409 and "프로젝트 소유자는 관리자 역할을 유지해야 합니다." in html(owner)
-    redirected(post_form(client, f"/projects/{project_id}/members/{bob_id}/remove", {}), f"/projects/{project_id}")
+    asked = post_form(client, f"/projects/{project_id}/members/{bob_id}/remove", {})  # asks first
+    assert asked.status_code == 200 and "team" in {p["name"] for p in bob.me["projects"]}
+    redirected(post_form(client, f"/projects/{project_id}/members/{bob_id}/remove", {"confirmed": "1"}),
+               f"/projects/{project_id}")
     assert "team" not in {p["name"] for p in bob.me["projects"]}
 
 
