@@ -1,0 +1,72 @@
+"""GET /api/v1/instances/{id}/console/stream: a mini PC's serial console output as it is printed.
+
+The server follows the console log (``console_read`` from the last offset shown, every
+``POLL_SECONDS``) and sends ``event: output`` frames whose data is ``{"data": "<text>"}`` — raw
+terminal output, escape sequences kept, secret-looking lines masked (services/console_text.py) — each
+with ``id:`` the log offset it reaches, so a reconnecting EventSource (``Last-Event-ID``) resumes where it
+was, without repeating or losing output. Without ``Last-Event-ID`` it starts with the log's last 64 KiB.
+Typing goes the other way: POST /api/v1/instances/{id}/console.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Iterator
+
+from minicloud.errors import ServiceUnavailable
+from minicloud.services.console_text import ConsoleDecoder
+from minicloud.web import sse
+from minicloud.web.schemas import Answer
+
+POLL_SECONDS = 0.2
+MAX_STREAMS = 24
+DESCRIPTION = ("text/event-stream: `event: output` frames whose data is {data: text} (terminal output with its "
+               "escape sequences; secret-looking lines masked), `id:` the log offset reached (send it back as "
+               "Last-Event-ID to resume); the stream ends after a few minutes (reconnect)")
+STREAM = Answer(media=sse.MIMETYPE)
+_slots = threading.BoundedSemaphore(MAX_STREAMS)
+
+
+def _resume_offset(ctx) -> int | None:
+    raw = ctx.request.headers.get("Last-Event-ID", "").strip()
+    return int(raw) if raw.isdigit() and len(raw) < 16 else None
+
+
+def stream(ctx, instance_id):
+    read = ctx.services.instances.console_reader(ctx.project, instance_id)  # 404 before streaming
+    events = ctx.services.events
+    offset = _resume_offset(ctx)
+    if not _slots.acquire(blocking=False):
+        raise ServiceUnavailable("events.too_many_streams", code="too_many_streams",
+                                 headers={"Retry-After": str(max(1, events.retry_ms // 1000))})
+
+    def frames() -> Iterator[str]:
+        nonlocal offset
+        yield sse.retry(events.retry_ms)
+        yield sse.comment("following")
+        decoder: ConsoleDecoder | None = None
+        deadline = time.monotonic() + events.stream_seconds
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            try:
+                data, reached = read(offset)
+            except ServiceUnavailable:
+                return  # the log cannot be read now: the browser reconnects after retry:
+            if decoder is None:
+                start = reached - len(data)
+                if offset is None and start > 0:  # a tail starts mid-line: from the next full line
+                    cut = data.find(b"\n") + 1
+                    data, start = data[cut:], start + cut
+                decoder = ConsoleDecoder(start)
+            text = decoder.feed(data, reached)
+            offset = reached
+            if text:
+                quiet_since = time.monotonic()
+                yield sse.frame({"data": text}, event="output", id=str(decoder.shown_to))
+            elif time.monotonic() - quiet_since >= events.heartbeat_seconds:
+                quiet_since = time.monotonic()
+                yield sse.comment("heartbeat")
+            if len(data) < 65536:
+                time.sleep(POLL_SECONDS)
+
+    return sse.response(frames(), on_close=_slots.release)
