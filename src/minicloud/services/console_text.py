@@ -16,7 +16,7 @@ MASK = "********"
 # crypt(3) hashes: $1$ $5$ $6$ (salt$hash), $2a/b/y$ (bcrypt), $y$ / $gy$ / $7$ (yescrypt, scrypt)
 _HASH = re.compile(r"\$(?:1|2[abxy]?|5|6|7|y|gy)\$[./A-Za-z0-9$=+-]{8,}")
 # key: value / key=value where the key names a secret (the value, not the prompt "Password: ", goes)
-_KEYED = re.compile(r"((?:hashed_passwd|plain_text_passwd|passwd|password|passphrase|secret|token|api_key)"
+_KEYED = re.compile(r"((?<![A-Za-z0-9])(?:hashed_passwd|plain_text_passwd|passwd|password|passphrase|secret|token|api_key)"
                     r"[\"']?\s*[:=]\s*)(?![\s*]*$)(\S.*)$", re.IGNORECASE)
 _KEY_BEGIN = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 _KEY_END = re.compile(r"-----END [A-Z ]*PRIVATE KEY-----")

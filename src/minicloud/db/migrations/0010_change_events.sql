@@ -81,3 +81,6 @@ CREATE TRIGGER security_groups_notify AFTER INSERT OR UPDATE OR DELETE ON securi
     FOR EACH ROW EXECUTE FUNCTION minicloud_notify_change('security_groups');
 CREATE TRIGGER public_ips_notify AFTER INSERT OR UPDATE OR DELETE ON public_ips
     FOR EACH ROW EXECUTE FUNCTION minicloud_notify_change('public_ips');
+
+-- A mini PC's page shows its latest operation (services/operations.py, latest_for).
+CREATE INDEX jobs_project_target_created ON jobs (project_id, target, created_at DESC);

@@ -5,6 +5,7 @@ import uuid
 
 from minicloud.errors import ApiError, BadRequest, ValidationFailed
 from minicloud.handlers.api.instances import shown
+from minicloud.handlers.pages import instance_live
 from minicloud.handlers.pages.common import render
 from minicloud.services.instances import ACTIONS, STATES
 from minicloud.web.messages import field_messages
@@ -97,9 +98,13 @@ def create(ctx):
 def detail(ctx, instance_id):
     instance = shown(ctx, ctx.services.instances.get(ctx.project, instance_id))
     templates = [t for t in ctx.services.templates.list(ctx.principal)["items"] if t["enabled"]]
-    return render(ctx, "instances/detail.html", instance=instance, templates=templates,
-                  busy=instance["state"] in TRANSITIONAL,
-                  console=ctx.services.instances.console_log(ctx.project, instance_id))
+    response = render(ctx, "instances/detail.html", instance=instance, templates=templates,
+                      busy=instance["state"] in TRANSITIONAL,
+                      console=ctx.services.instances.console_log(ctx.project, instance_id),
+                      ssh_state=instance_live.ssh_state(instance), ssh_ways=instance_live.ssh_ways(ctx, instance),
+                      operation=instance_live.operation(ctx, instance))
+    response.headers["Content-Security-Policy"] = instance_live.TERMINAL_CSP
+    return response
 
 
 def act(ctx, instance_id):

@@ -1,0 +1,116 @@
+"""The mini PC terminal's output (issue 11, item 4): streamed as server-sent events, secrets masked.
+
+GET /api/v1/instances/{id}/console/stream follows the console log server-side; what is typed goes to
+POST /api/v1/instances/{id}/console as raw bytes (Ctrl-C, arrows, Tab intact).
+"""
+from __future__ import annotations
+
+import pytest
+from compute_fixtures import compute_overrides
+from sse_reading import frames, next_event
+from werkzeug.test import Client
+
+from minicloud.services.console_text import ConsoleMask, mask_text
+
+HASH = "$6$rounds=4096$saltsalt$" + "Ab1/" * 20
+
+
+@pytest.fixture
+def config(config):
+    return compute_overrides(config).with_overrides({"events.heartbeat_seconds": 1.0,
+                                                     "events.stream_seconds": 30.0})
+
+
+@pytest.fixture
+def running(auth, compute, cloud, work):
+    alice = auth.user("alice")
+    made = alice.post("/api/v1/instances", json={"name": "pc1", "template_id": compute["tid"]("nano")})
+    assert made.status_code == 202, made.json
+    work()
+    return alice, made.json["id"]
+
+
+def open_console(app, user, instance_id, **headers):
+    response = Client(app).get(f"/api/v1/instances/{instance_id}/console/stream",
+                               headers=user.headers(**headers), buffered=False)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "text/event-stream"
+    return response, frames(response.response)
+
+
+def test_output_streams_as_it_is_printed_with_keys_intact(app, running, cloud):
+    alice, instance_id = running
+    response, stream = open_console(app, alice, instance_id)
+    try:
+        assert next(stream).retry == 3000
+        first = next_event(stream, "output")
+        assert first.json["data"] == f"mc-{instance_id} login: "
+        for keys in ("\x03", "\x1b[A", "\t", "ls -l\r"):  # Ctrl-C, arrow up, Tab, a line
+            assert alice.post(f"/api/v1/instances/{instance_id}/console", json={"input": keys}).status_code == 204
+        seen = ""
+        while "ls -l\r" not in seen:
+            seen += next_event(stream, "output").json["data"]
+        assert seen == "\x03\x1b[A\tls -l\r"  # raw: the escape sequence is not stripped from the terminal
+        assert cloud.typed[f"mc-{instance_id}"] == ["\x03", "\x1b[A", "\t", "ls -l\r"]
+    finally:
+        response.close()
+
+
+def test_a_reconnection_resumes_where_the_last_event_was(app, running):
+    alice, instance_id = running
+    response, stream = open_console(app, alice, instance_id)
+    first = next_event(stream, "output")
+    response.close()
+    alice.post(f"/api/v1/instances/{instance_id}/console", json={"input": "after\r"})
+    again, stream = open_console(app, alice, instance_id, **{"Last-Event-ID": first.id})
+    try:
+        assert next_event(stream, "output").json["data"] == "after\r"  # nothing repeated, nothing lost
+    finally:
+        again.close()
+
+
+def test_a_hash_on_the_console_is_masked_in_the_stream_and_the_text_console(app, running):
+    alice, instance_id = running
+    line = f"    passwd: {HASH}\r\n"
+    assert alice.post(f"/api/v1/instances/{instance_id}/console", json={"input": line}).status_code == 204
+    response, stream = open_console(app, alice, instance_id)
+    try:
+        shown = next_event(stream, "output").json["data"]
+    finally:
+        response.close()
+    assert "passwd: ********" in shown and "$6$" not in shown and "saltsalt" not in shown
+    text = alice.get(f"/api/v1/instances/{instance_id}/console").json["output"]
+    assert "passwd: ********" in text and "saltsalt" not in text
+
+
+def test_another_projects_console_is_not_found(app, running, auth):
+    _, instance_id = running
+    bob = auth.user("bob")
+    response = Client(app).get(f"/api/v1/instances/{instance_id}/console/stream", headers=bob.headers())
+    assert response.status_code == 404 and response.mimetype == "application/json"
+
+
+@pytest.mark.parametrize("line, shown", [
+    (f"passwd: {HASH}", "passwd: ********"),
+    (f"  - hashed_passwd: '{HASH}'", "  - hashed_passwd: ********"),
+    (f"root:{HASH}:19000:0:99999:7:::", "root:********:19000:0:99999:7:::"),
+    ("password=hunter2-secret", "password=********"),
+    ("Password: ", "Password: "),  # a prompt is no secret
+    ("chpasswd: {expire: false}", "chpasswd: {expire: false}"),
+    ("MINICLOUD-READY hostname=pc1", "MINICLOUD-READY hostname=pc1"),
+])
+def test_secret_looking_lines_are_masked(line, shown):
+    assert mask_text(line + "\n") == shown + "\n"
+
+
+def test_a_private_key_block_is_masked_line_by_line():
+    text = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAA\nAAAB\n-----END OPENSSH PRIVATE KEY-----\nok\n"
+    assert mask_text(text) == ("-----BEGIN OPENSSH PRIVATE KEY-----\n********\n********\n"
+                               "-----END OPENSSH PRIVATE KEY-----\nok\n")
+
+
+def test_a_secret_split_across_pieces_is_held_back_until_its_line_ends():
+    mask = ConsoleMask(hold_seconds=3600)
+    assert mask.feed("~ # ") == "~ # "  # an ordinary prompt goes at once
+    assert mask.feed("\npasswd: $6$ab") == "\n"  # might become a secret: held
+    assert mask.feed("cdefgh$ijklmnop\nnext") == "passwd: ********\nnext"
