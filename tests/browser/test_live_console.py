@@ -91,6 +91,15 @@ def test_a_list_updates_when_a_mini_pcs_state_changes_in_another_tab(server, bro
     assert second.status == 202, second.text()
     expect(page.locator('[data-card="instances"]')).not_to_have_text(before)
     assert page.evaluate(NO_RELOAD) is True
+    for locale, size in (("ko-KR", "narrow"), ("en-US", "wide"), ("en-US", "narrow")):
+        view = open_page(browser, locale, size)
+        log_in(view, server, "live1")
+        view.goto(server + "/mini-pcs")
+        shot(view, f"live-01-list-{locale[:2]}-{size}")
+        view.goto(server + f"/mini-pcs/{second.json()['id']}")
+        expect(view.locator("#ssh-line")).to_contain_text("아직 접속할 수 없습니다" if locale == "ko-KR" else "Not reachable yet")
+        shot(view, f"live-02-pending-{locale[:2]}-{size}")
+        view.context.close()
 
 
 def test_without_javascript_a_busy_list_refreshes_itself(server, browser, catalogue):  # noqa: F811
@@ -198,6 +207,9 @@ def test_the_terminal_sends_ctrl_c_and_arrows_to_a_real_guest(guest_server, gues
         "default_user": tiny_image.default_user, "min_disk_gib": 1})
     template = services.db.fetchone("SELECT id FROM templates WHERE name = 'nano'")["id"]
     page = open_page(browser, "en-US")
+    typed = []  # every POST of keys the terminal made, with its answer
+    page.on("response", lambda response: typed.append((response.request.post_data, response.status))
+            if response.request.method == "POST" and response.url.endswith("/console") else None)
     sign_up_and_log_in(page, base, "term1", "Term One")
     made = page.request.post(base + "/api/v1/instances", headers=csrf(page), data={
         "name": "shell1", "template_id": str(template), "image_id": str(image["id"]),
@@ -246,6 +258,8 @@ def test_the_terminal_sends_ctrl_c_and_arrows_to_a_real_guest(guest_server, gues
         expect(page.locator("#operation")).to_contain_text("Stop the mini PC")
         assert page.evaluate(NO_RELOAD) is True
         shot(page, "live-terminal-en-stopped")
+        print("keys sent:", typed)
+        assert typed and all(status == 204 for _, status in typed), typed
     finally:
         page.request.delete(base + f"/api/v1/instances/{instance_id}", headers=csrf(page))
         wait_for(lambda: services.db.fetchone("SELECT state FROM instances WHERE id = %s",

@@ -76,11 +76,11 @@
       headers: {"Content-Type": "application/json", "X-CSRF-Token": token},
       body: JSON.stringify({input: chunk})
     }).then(function (response) {
-      if (response.status === 409) { say(box.dataset.msgNotRunning); return; }
+      if (response.status === 409 || !running()) { say(box.dataset.msgNotRunning); return; }
       if (!response.ok) { throw new Error("HTTP " + response.status); }
       say("");
     }).catch(function () {
-      say(box.dataset.msgSendFailed);
+      say(running() ? box.dataset.msgSendFailed : box.dataset.msgNotRunning);
     }).then(function () {
       sending = false;
       flush();

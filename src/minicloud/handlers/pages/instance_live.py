@@ -52,7 +52,10 @@ def ssh_ways(ctx, instance: dict) -> list[dict]:
     if port and (instance["nic"].get("mode") == "user"):
         ways.append({"kind": "forwarded", "command": f"ssh -J {account}@{host} -p {port} {user}@127.0.0.1",
                      "address": f"{host} → 127.0.0.1:{port}", "port": port, "host": host})
-    private = instance.get("private_ip") or (login[1] if login and login[1] != "127.0.0.1" else None)
+    mode = (instance.get("nic") or {}).get("mode")
+    on_network = mode in ("bridge", "network")  # the guest's own address (not QEMU's user network)
+    private = (instance.get("private_ip") if mode == "bridge" else None) or (
+        login[1] if on_network and login and login[1] != "127.0.0.1" else None)
     if private:
         ways.append({"kind": "jump", "command": f"ssh -J {account}@{host} {user}@{private}", "address": private,
                      "host": host})
