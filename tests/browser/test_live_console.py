@@ -242,6 +242,14 @@ def test_the_terminal_sends_ctrl_c_and_arrows_to_a_real_guest(guest_server, gues
         page.keyboard.press("Enter")
         wait_terminal(page, r"(?s)after-42.*after-42", timeout=60)
         assert "^C" in terminal_text(page)
+
+        # the SSH ways from the student's own machine, each with a copy button
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+        forwarded = page.locator("#ssh .way-forwarded")
+        expect(forwarded.locator("code").first).to_have_text(re.compile(r"^ssh -J term1@127\.0\.0\.1 -p \d+ root@127\.0\.0\.1$"))
+        forwarded.get_by_role("button", name="Copy command").click()
+        expect(page.locator("#copy-status")).to_have_text("Copied to the clipboard.")
+        assert page.evaluate("navigator.clipboard.readText()") == forwarded.locator("code").first.inner_text()
         for locale, size in (("en-US", "wide"), ("en-US", "narrow"), ("ko-KR", "wide"), ("ko-KR", "narrow")):
             view = open_page(browser, locale, size)
             log_in(view, base, "term1")

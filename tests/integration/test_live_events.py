@@ -20,7 +20,8 @@ from minicloud.services.events import CHANNEL
 
 @pytest.fixture
 def config(config):
-    return config.with_overrides({"events.heartbeat_seconds": 1.0, "events.stream_seconds": 30.0})
+    return config.with_overrides({"events.heartbeat_seconds": 1.0, "events.stream_seconds": 30.0,
+                                  "database.pool_max": 2})
 
 
 def open_stream(app, path="/api/v1/events", headers=None):
@@ -144,3 +145,19 @@ def test_a_rolled_back_change_is_never_announced(database_url, services, auth):
                              (alice.personal_project,))
                 raise RuntimeError("changed my mind")
         assert notes(listener) == []
+
+
+def test_open_streams_hold_no_pooled_connection(app, auth, services, config):
+    """Four streams open on a pool of two: the app still answers (a stream LISTENs on a connection of its own)."""
+    alice = auth.user("alice")
+    streams = [open_stream(app, headers=alice.headers()) for _ in range(4)]
+    try:
+        for _, stream in streams:
+            assert next(stream).retry == 3000  # each is really streaming
+        assert alice.get("/api/v1/vpcs").status_code == 200
+        made = alice.post("/api/v1/vpcs", json={"name": "still", "cidr": "10.4.0.0/16"})
+        assert made.status_code == 201
+        assert all(next_event(stream).json["id"] == made.json["id"] for _, stream in streams)
+    finally:
+        for response, _ in streams:
+            response.close()

@@ -13,6 +13,7 @@ import logging
 import threading
 import uuid
 from dataclasses import dataclass
+from typing import Callable
 
 import psycopg
 from psycopg import sql
@@ -111,11 +112,21 @@ class Events:
         self.heartbeat_seconds = float(config.get("events.heartbeat_seconds"))
         self.retry_ms = int(config.get("events.retry_ms"))
         self._slots = threading.BoundedSemaphore(int(config.get("events.max_streams")))
+        self._follow_slots = threading.BoundedSemaphore(int(config.get("events.max_streams")))
+
+    def _take(self, slots: threading.BoundedSemaphore) -> None:
+        if not slots.acquire(blocking=False):
+            raise ServiceUnavailable("events.too_many_streams", code="too_many_streams",
+                                     headers={"Retry-After": str(max(1, self.retry_ms // 1000))})
 
     def open(self, project_id: uuid.UUID) -> Feed:
         """A feed of ``project_id``'s changes from now on (the caller has checked membership). Close it.
         Raises ServiceUnavailable when this process already serves its most streams, or the database is down."""
-        if not self._slots.acquire(blocking=False):
-            raise ServiceUnavailable("events.too_many_streams", code="too_many_streams",
-                                     headers={"Retry-After": str(max(1, self.retry_ms // 1000))})
+        self._take(self._slots)
         return Feed(self.db.url, project_id, self._slots.release)
+
+    def follow_slot(self) -> Callable[[], None]:
+        """Room for one more stream that follows something else (a console log); returns its release.
+        Raises ServiceUnavailable when this process already follows ``events.max_streams``."""
+        self._take(self._follow_slots)
+        return self._follow_slots.release

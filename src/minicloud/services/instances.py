@@ -23,6 +23,7 @@ catalog keys with parameters, put in the caller's language by the web layer.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterable
@@ -213,18 +214,26 @@ class Instances:
     def console_reader(self, project: ProjectRef, instance_id: uuid.UUID) -> Callable[[int | None], tuple[bytes, int]]:
         """``read(offset)``: the raw bytes of the project's mini PC's console log from ``offset`` on (None: its
         tail) and the next offset (see ComputeDriver.console_read); (b"", offset) until it is placed. 404 for
-        another project's; ``read`` raises ServiceUnavailable when the log cannot be read. Unmasked: callers show it through services.console_text."""
+        another project's; ``read`` raises ServiceUnavailable when the log cannot be read. Unmasked: callers
+        show it through services.console_text. Once the mini PC is placed, reading takes no database
+        connection (a stream calls it several times a second for minutes)."""
         row = self._owned(project, instance_id)
         hosts, domain = self.services.hosts, row["domain_name"]
+        driver: list = []
+        asked = [0.0]
 
         def read(offset: int | None) -> tuple[bytes, int]:
-            host_id = row["host_id"] or self.db.fetchone("SELECT host_id FROM instances WHERE id = %s",
-                                                         (instance_id,))["host_id"]
-            if host_id is None:
-                return b"", offset or 0
-            row["host_id"] = host_id
+            if not driver:
+                host_id = row["host_id"]
+                if host_id is None and time.monotonic() - asked[0] >= 2:  # not placed yet: ask now and then
+                    asked[0] = time.monotonic()
+                    found = self.db.fetchone("SELECT host_id FROM instances WHERE id = %s", (instance_id,))
+                    host_id = found["host_id"] if found else None
+                if host_id is None:
+                    return b"", offset or 0
+                driver.append(hosts.driver_for(hosts.get(host_id)))
             try:
-                return hosts.driver_for(hosts.get(host_id)).console_read(domain, offset)
+                return driver[0].console_read(domain, offset)
             except ComputeError as exc:
                 raise ServiceUnavailable("instance.host_unavailable", cause=str(exc)) from None
 

@@ -9,7 +9,6 @@ Typing goes the other way: POST /api/v1/instances/{id}/console.
 """
 from __future__ import annotations
 
-import threading
 import time
 from typing import Iterator
 
@@ -19,12 +18,10 @@ from minicloud.web import sse
 from minicloud.web.schemas import Answer
 
 POLL_SECONDS = 0.2
-MAX_STREAMS = 24
 DESCRIPTION = ("text/event-stream: `event: output` frames whose data is {data: text} (terminal output with its "
                "escape sequences; secret-looking lines masked), `id:` the log offset reached (send it back as "
                "Last-Event-ID to resume); the stream ends after a few minutes (reconnect)")
 STREAM = Answer(media=sse.MIMETYPE)
-_slots = threading.BoundedSemaphore(MAX_STREAMS)
 
 
 def _resume_offset(ctx) -> int | None:
@@ -36,9 +33,7 @@ def stream(ctx, instance_id):
     read = ctx.services.instances.console_reader(ctx.project, instance_id)  # 404 before streaming
     events = ctx.services.events
     offset = _resume_offset(ctx)
-    if not _slots.acquire(blocking=False):
-        raise ServiceUnavailable("events.too_many_streams", code="too_many_streams",
-                                 headers={"Retry-After": str(max(1, events.retry_ms // 1000))})
+    release = events.follow_slot()  # 503 when this process follows its most consoles already
 
     def frames() -> Iterator[str]:
         nonlocal offset
@@ -69,4 +64,4 @@ def stream(ctx, instance_id):
             if len(data) < 65536:
                 time.sleep(POLL_SECONDS)
 
-    return sse.response(frames(), on_close=_slots.release)
+    return sse.response(frames(), on_close=release)
