@@ -87,3 +87,16 @@ def test_another_projects_console_is_not_found(app, running, auth):
     bob = auth.user("bob")
     response = Client(app).get(f"/api/v1/instances/{instance_id}/console/stream", headers=bob.headers())
     assert response.status_code == 404 and response.mimetype == "application/json"
+
+
+def test_history_asks_the_new_terminal_nothing_but_live_output_may(app, running):
+    alice, instance_id = running
+    alice.post(f"/api/v1/instances/{instance_id}/console", json={"input": "~ # \x1b[6n"})
+    response, stream = open_console(app, alice, instance_id)
+    try:
+        history = next_event(stream, "output").json["data"]
+        assert history.endswith("~ # ") and "\x1b[6n" not in history  # no answer typed into the shell for it
+        alice.post(f"/api/v1/instances/{instance_id}/console", json={"input": "\x1b[6n"})
+        assert next_event(stream, "output").json["data"] == "\x1b[6n"  # now a question: the terminal answers
+    finally:
+        response.close()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from minicloud.services.console_text import ConsoleDecoder, ConsoleMask, mask_text
+from minicloud.services.console_text import ConsoleDecoder, ConsoleMask, mask_text, without_terminal_queries
 
 HASH = "$6$rounds=4096$saltsalt$" + "Ab1/" * 20
 
@@ -45,3 +45,8 @@ def test_the_decoder_counts_what_was_shown_so_a_resume_repeats_nothing_and_loses
     text = decoder.feed(data, read_to=100 + len(data))
     assert text == "é ok\n"  # the secret-looking tail and half a character wait
     assert decoder.shown_to == 100 + len("é ok\n".encode())
+
+
+def test_replayed_history_asks_the_terminal_nothing():
+    history = b"~ # \x1b[6nls\r\n\x1b[1;32mok\x1b[0m \x1b[c\x1b]11;?\x07done"
+    assert without_terminal_queries(history) == b"~ # ls\r\n\x1b[1;32mok\x1b[0m done"  # colours stay

@@ -24,6 +24,17 @@ _KEY_END = re.compile(r"-----END [A-Z ]*PRIVATE KEY-----")
 _SUSPECT = re.compile(r"\$|(?:passwd|password|passphrase|secret|token|api_key|-----BEGIN)", re.IGNORECASE)
 
 
+# Questions a program asks the terminal (where is the cursor: ESC[6n, who are you: ESC[c, colours: OSC 10/11
+# ;?) — a terminal answers them by typing. Replayed from the log they are history, not questions: a fresh
+# terminal must not answer them into the guest's shell.
+_TERMINAL_QUERIES = re.compile(rb"\x1b\[[0-9;?>=]*[cn]|\x1b\][0-9]+;\?(?:\x07|\x1b\\)")
+
+
+def without_terminal_queries(history: bytes) -> bytes:
+    """Console output replayed from the log, without the questions it asked its terminal back then."""
+    return _TERMINAL_QUERIES.sub(b"", history)
+
+
 def mask_line(line: str) -> str:
     line = _HASH.sub(MASK, line)
     return _KEYED.sub(lambda m: m.group(1) + MASK, line)

@@ -13,7 +13,7 @@ import time
 from typing import Iterator
 
 from minicloud.errors import ServiceUnavailable
-from minicloud.services.console_text import ConsoleDecoder
+from minicloud.services.console_text import ConsoleDecoder, without_terminal_queries
 from minicloud.web import sse
 from minicloud.web.schemas import Answer
 
@@ -53,6 +53,8 @@ def stream(ctx, instance_id):
                     cut = data.find(b"\n") + 1
                     data, start = data[cut:], start + cut
                 decoder = ConsoleDecoder(start)
+                if offset is None:  # history: what it asked its terminal then needs no answer now
+                    data = without_terminal_queries(data)
             text = decoder.feed(data, reached)
             offset = reached
             if text:
