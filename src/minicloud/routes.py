@@ -402,7 +402,7 @@ ROUTES: list[Route] = [
       summary="The acting project's changes as server-sent events (" + events.DESCRIPTION + ")", tags=("events",)),
     R("GET", "/events", "pages.events", events.stream, api=False, audit=False),
     R("GET", "/api/v1/instances/{instance_id:uuid}/console/stream", "instances.console_stream",
-      instance_console.stream, response=instance_console.STREAM, audit=False,
+      instance_console.stream, query=instance_console.STREAM_QUERY, response=instance_console.STREAM, audit=False,
       summary="A mini PC's serial console output as server-sent events (" + instance_console.DESCRIPTION + ")",
       tags=("instances",)),
     # ---- end of live pages and the terminal

@@ -100,3 +100,19 @@ def test_history_asks_the_new_terminal_nothing_but_live_output_may(app, running)
         assert next_event(stream, "output").json["data"] == "\x1b[6n"  # now a question: the terminal answers
     finally:
         response.close()
+
+
+def test_a_new_stream_can_resume_from_an_offset_in_the_query(app, running):
+    alice, instance_id = running
+    response, stream = open_console(app, alice, instance_id)
+    first = next_event(stream, "output")
+    response.close()
+    alice.post(f"/api/v1/instances/{instance_id}/console", json={"input": "later\r"})
+    response = Client(app).get(f"/api/v1/instances/{instance_id}/console/stream?from={first.id}",
+                               headers=alice.headers(), buffered=False)
+    try:
+        assert next_event(frames(response.response), "output").json["data"] == "later\r"
+    finally:
+        response.close()
+    refused = Client(app).get(f"/api/v1/instances/{instance_id}/console/stream?from=-1", headers=alice.headers())
+    assert refused.status_code == 422 and refused.json["error"]["details"]["fields"].keys() == {"from"}

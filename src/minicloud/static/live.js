@@ -95,16 +95,31 @@
     timer = window.setTimeout(function () { timer = null; refresh(); }, 150);
   }
 
-  var source = new EventSource("/events");
+  // EventSource reconnects by itself after a stream ends (retry:); an answer that is not a stream (503 while
+  // the database restarts, say) closes it for good: then open a new one, waiting longer each time.
+  var source = null;
   var opened = false;
-  source.addEventListener("open", function () {
-    if (opened) { soon(); }  // reconnected: something may have changed meanwhile
-    opened = true;
-  });
-  source.addEventListener("change", function (event) {
-    var change;
-    try { change = JSON.parse(event.data); } catch (e) { return; }
-    if (concerns(change)) { soon(); }
-  });
-  window.addEventListener("pagehide", function () { source.close(); });
+  var wait = 3000;
+
+  function connect() {
+    source = new EventSource("/events");
+    source.addEventListener("open", function () {
+      if (opened) { soon(); }  // reconnected: something may have changed meanwhile
+      opened = true;
+      wait = 3000;
+    });
+    source.addEventListener("change", function (event) {
+      var change;
+      try { change = JSON.parse(event.data); } catch (e) { return; }
+      if (concerns(change)) { soon(); }
+    });
+    source.addEventListener("error", function () {
+      if (source.readyState === EventSource.CLOSED) {
+        window.setTimeout(connect, wait);
+        wait = Math.min(wait * 2, 60000);
+      }
+    });
+  }
+  connect();
+  window.addEventListener("pagehide", function () { if (source) { source.close(); } });
 }());

@@ -50,17 +50,32 @@
   }
 
   // ---- output ------------------------------------------------------------------------------
-  var source = new EventSource(box.dataset.streamUrl);
-  source.addEventListener("output", function (event) {
-    var body;
-    try { body = JSON.parse(event.data); } catch (e) { return; }
-    term.write(body.data);
-  });
-  source.addEventListener("open", function () { say(""); });
-  source.addEventListener("error", function () {
-    if (source.readyState !== EventSource.CLOSED) { say(box.dataset.msgReconnecting); }
-  });
-  window.addEventListener("pagehide", function () { source.close(); });
+  // EventSource resumes by itself after a stream ends (Last-Event-ID); an answer that is not a stream (503)
+  // closes it for good: then a new one starts after a while, from where the screen is (lastId).
+  var source = null;
+  var lastId = "";
+  var wait = 3000;
+
+  function connect() {
+    var url = box.dataset.streamUrl + (lastId ? "?from=" + encodeURIComponent(lastId) : "");
+    source = new EventSource(url);
+    source.addEventListener("output", function (event) {
+      var body;
+      try { body = JSON.parse(event.data); } catch (e) { return; }
+      if (event.lastEventId) { lastId = event.lastEventId; }
+      term.write(body.data);
+    });
+    source.addEventListener("open", function () { say(""); wait = 3000; });
+    source.addEventListener("error", function () {
+      say(box.dataset.msgReconnecting);
+      if (source.readyState === EventSource.CLOSED) {
+        window.setTimeout(connect, wait);
+        wait = Math.min(wait * 2, 60000);
+      }
+    });
+  }
+  connect();
+  window.addEventListener("pagehide", function () { if (source) { source.close(); } });
 
   // ---- input -------------------------------------------------------------------------------
   var pending = "";

@@ -4,7 +4,8 @@ The server follows the console log (``console_read`` from the last offset shown,
 ``POLL_SECONDS``) and sends ``event: output`` frames whose data is ``{"data": "<text>"}`` — raw
 terminal output, escape sequences kept, secret-looking lines masked (services/console_text.py) — each
 with ``id:`` the log offset it reaches, so a reconnecting EventSource (``Last-Event-ID``) resumes where it
-was, without repeating or losing output. Without ``Last-Event-ID`` it starts with the log's last 64 KiB.
+was, without repeating or losing output (``?from=`` does the same for a new EventSource). Without either
+it starts with the log's last 64 KiB.
 Typing goes the other way: POST /api/v1/instances/{id}/console.
 """
 from __future__ import annotations
@@ -24,9 +25,17 @@ DESCRIPTION = ("text/event-stream: `event: output` frames whose data is {data: t
 STREAM = Answer(media=sse.MIMETYPE)
 
 
+STREAM_QUERY = {"type": "object", "additionalProperties": False, "properties": {
+    "from": {"type": "integer", "minimum": 0, "maximum": 2 ** 53,
+             "description": "Resume at this log offset (an event's id), as the Last-Event-ID header does"}}}
+
+
 def _resume_offset(ctx) -> int | None:
+    """Where to resume: the Last-Event-ID a reconnecting EventSource sends, else ?from=, else None (the tail)."""
     raw = ctx.request.headers.get("Last-Event-ID", "").strip()
-    return int(raw) if raw.isdigit() and len(raw) < 16 else None
+    if raw.isdigit() and len(raw) < 16:
+        return int(raw)
+    return ctx.query().get("from")
 
 
 def stream(ctx, instance_id):
