@@ -10,6 +10,15 @@ import tempfile
 # API document says.
 limit_request_line = 8190
 
+# Threads, not gunicorn's default sync worker: the live pages hold a server-sent-events stream open for
+# minutes (GET /events, a mini PC's console stream), which would take a whole sync worker each. With
+# gthread a stream takes one thread of a worker; the others go on answering. A stream holds no pooled
+# database connection (the event feed LISTENs on a connection of its own), so the pool
+# (database.pool_max) only bounds the requests that query at once. `--threads` on the command line
+# (the tests' servers) overrides this.
+worker_class = "gthread"
+threads = 32
+
 # GET /metrics sums what every worker counted (prometheus_client's multiprocess mode): each process
 # writes its values to files in PROMETHEUS_MULTIPROC_DIR. scripts/run.sh sets it for the web server
 # and the job worker alike; otherwise gunicorn makes a private one, removed when it stops. It is set

@@ -107,7 +107,9 @@ if [ -n "$seed" ] && mount -t iso9660 -o ro "$seed" /mnt/seed 2>/dev/null; then
     [ -f "/mnt/seed/$f" ] || continue
     tag=$(echo "$f" | tr a-z A-Z)
     say "MINICLOUD-${tag}-BEGIN"
-    cat "/mnt/seed/$f" >"$out"
+    # the seed as it is, but never a password (hash) on the console: the value of a passwd-like key goes
+    sed -E 's/^([[:space:]-]*(hashed_passwd|plain_text_passwd|passwd|password)[[:space:]]*:).*/\1 ********/' \
+      "/mnt/seed/$f" >"$out"
     say ""
     say "MINICLOUD-${tag}-END"
   done

@@ -96,6 +96,8 @@ command -v cpio >/dev/null || missing+=(cpio)
 command -v memcached >/dev/null || missing+=(memcached)
 # ssh: the tests log into Debian guests on their forwarded loopback port.
 command -v ssh >/dev/null || missing+=(openssh-client)
+# npm: the console's terminal (xterm.js) is installed from npm at build time (see "browser libraries").
+command -v npm >/dev/null || missing+=(npm)
 if [ "$profile" = all ]; then
   command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing+=(chromium)
   command -v wrk >/dev/null || missing+=(wrk)
@@ -137,6 +139,29 @@ if ! bash scripts/swift.sh installed; then
     exit 1
   fi
   bash scripts/swift.sh install
+fi
+
+# ---- browser libraries: xterm.js for the mini PC terminal, from npm, served by the app ----------
+# package.json + package-lock.json pin the versions; `npm ci` installs exactly those into node_modules/,
+# and the files the console serves are copied to src/minicloud/static/vendor/ (both git-ignored; no CDN).
+vendor=$root/src/minicloud/static/vendor
+vendor_want=$(cat package.json package-lock.json | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$vendor/.minicloud-npm" 2>/dev/null)" != "$vendor_want" ]; then
+  if $check_only; then
+    say "the console's browser libraries are not installed yet (npm ci)"
+    exit 1
+  fi
+  say "installing the console's browser libraries (npm ci: @xterm/xterm, @xterm/addon-fit)"
+  npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+  rm -rf "$vendor.new"
+  mkdir -p "$vendor.new/xterm"
+  cp node_modules/@xterm/xterm/lib/xterm.js node_modules/@xterm/xterm/css/xterm.css \
+     node_modules/@xterm/addon-fit/lib/addon-fit.js "$vendor.new/xterm/"
+  cp node_modules/@xterm/xterm/LICENSE "$vendor.new/xterm/LICENSE.xterm"
+  cp node_modules/@xterm/addon-fit/LICENSE "$vendor.new/xterm/LICENSE.addon-fit" 2>/dev/null || true
+  echo "$vendor_want" >"$vendor.new/.minicloud-npm"
+  rm -rf "$vendor"
+  mv "$vendor.new" "$vendor"
 fi
 
 # ---- Python ---------------------------------------------------------------------------------

@@ -166,6 +166,19 @@ class StandinDriver:
         typed = "".join(self.cloud.typed.get(domain_name, []))
         return (f"{domain_name} login: " + typed)[-max_bytes:]
 
+    def console_read(self, domain_name: str, offset: int | None = None,
+                     max_bytes: int = 65536) -> tuple[bytes, int]:
+        """The same text as ``console_log``, as the bytes of a log file read from ``offset``."""
+        with self.cloud.lock:
+            self._record("console_read", domain_name)
+            domain = self.cloud.domains.get(self.uri, {}).get(domain_name)
+        if domain is None or not domain_name.startswith(DOMAIN_PREFIX):
+            return b"", offset or 0
+        log = (f"{domain_name} login: " + "".join(self.cloud.typed.get(domain_name, []))).encode()
+        start = max(0, len(log) - max_bytes) if offset is None else (0 if offset > len(log) else offset)
+        data = log[start:start + max_bytes]
+        return data, start + len(data)
+
     def console_send(self, domain_name: str, text: str) -> None:
         if self._domain("console_send", domain_name)["state"] != "running":
             raise WrongState(f"The mini PC {domain_name} is not running: start it to use its console.")

@@ -16,6 +16,7 @@ from minicloud.handlers.api import internet_gateways, public_ips, route_tables, 
 from minicloud.handlers.api import apps, buckets, objects, shared, users
 from minicloud.handlers.api import hosts, images, instances, keypairs, quotas, templates
 from minicloud.handlers.api import metrics
+from minicloud.handlers.api import events, instance_console
 from minicloud.handlers.api import network_acls, security_groups
 from minicloud.handlers.pages import admin as admin_page
 from minicloud.handlers.pages import apps as apps_page
@@ -430,4 +431,13 @@ ROUTES: list[Route] = [
     # ---- end of the newcomer's guide
     # look (issue 11): the favicon where browsers ask for it
     R("GET", "/favicon.ico", "pages.favicon", static.favicon, auth="public", api=False),
+    # ---- live pages and the terminal (issue 11: server-sent events, the console stream)
+    R("GET", "/api/v1/events", "events.stream", events.stream, response=events.STREAM, audit=False,
+      summary="The acting project's changes as server-sent events (" + events.DESCRIPTION + ")", tags=("events",)),
+    R("GET", "/events", "pages.events", events.stream, api=False, audit=False),
+    R("GET", "/api/v1/instances/{instance_id:uuid}/console/stream", "instances.console_stream",
+      instance_console.stream, query=instance_console.STREAM_QUERY, response=instance_console.STREAM, audit=False,
+      summary="A mini PC's serial console output as server-sent events (" + instance_console.DESCRIPTION + ")",
+      tags=("instances",)),
+    # ---- end of live pages and the terminal
 ]

@@ -11,6 +11,7 @@ below: a part an implementation cannot exercise names the reason and where it is
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import uuid
 import xml.etree.ElementTree as ET
@@ -62,11 +63,11 @@ IMPLEMENTATIONS = [
     Implementation("libvirt-qemu", marks=(pytest.mark.system,), gaps={
         part: PER_METHOD_ON_TEST_DRIVER
         for part in ("host_info", "start", "stop", "reboot", "resize", "delete", "reads", "foreign", "missing",
-                     "console_state")
+                     "console_state", "console_read")
     }),
 ]
 PARTS = ("host_info", "create", "start", "stop", "reboot", "resize", "delete", "reads", "foreign", "missing",
-         "unreachable", "console_state", "console_send", "lifecycle")
+         "unreachable", "console_state", "console_send", "lifecycle", "console_read")
 
 
 def covering(part: str) -> list:
@@ -118,6 +119,10 @@ class Host:
         """Pause the running domain ``name`` behind the driver's back (the contract has no pause)."""
         raise NotImplementedError
 
+    def print_on_console(self, name: str, text: str) -> None:
+        """The guest ``name`` printed ``text`` on its serial console (where no real guest runs, as if)."""
+        raise NotImplementedError
+
     def foreign_state(self) -> str:
         raise NotImplementedError
 
@@ -150,6 +155,9 @@ class StandinHost(Host):
     def pause(self, name: str) -> None:
         self.cloud.domains["test:///contract"][name]["state"] = "paused"
 
+    def print_on_console(self, name: str, text: str) -> None:
+        self.cloud.typed.setdefault(name, []).append(text)  # the stand-in's console echoes what is typed
+
     def foreign_state(self) -> str:
         return self.cloud.domains["test:///contract"][self.foreign]["state"]
 
@@ -168,6 +176,12 @@ class LibvirtHost(Host):
 
     def pause(self, name: str) -> None:
         self.conn.lookupByName(name).suspend()
+
+    def print_on_console(self, name: str, text: str) -> None:
+        """What libvirt does with a guest's serial output: append it to ``<log_dir>/<domain>.log``."""
+        os.makedirs(self.driver.log_dir, exist_ok=True)
+        with open(os.path.join(self.driver.log_dir, f"{name}.log"), "ab") as log:
+            log.write(text.encode())
 
     def unreachable(self) -> ComputeDriver:
         return LibvirtDriver(f"qemu+unix:///system?socket={self.driver.pool_path}/no-such.sock",
@@ -261,7 +275,8 @@ def test_every_part_is_exercised_against_a_real_driver_and_every_gap_says_why():
         assert set(impl.gaps) <= set(PARTS) and all(len(reason) > 20 for reason in impl.gaps.values())
     methods = {name for name in vars(ComputeDriver) if not name.startswith("_")}
     assert methods == {"host_info", "create", "start", "stop", "reboot", "resize", "delete", "state",
-                       "list_domains", "list_volumes", "domain_xml", "console_log", "console_send", "addresses"}
+                       "list_domains", "list_volumes", "domain_xml", "console_log", "console_read", "console_send",
+                       "addresses"}
 
 
 # ---- per method ----------------------------------------------------------------------------------
@@ -403,6 +418,21 @@ def test_a_missing_domain_is_not_found_for_changes_and_absent_for_reads(host):
     assert driver.state(name) is None and driver.domain_xml(name) is None
     assert driver.addresses(name) == [] and driver.console_log(name) == ""
     assert name not in driver.list_domains()
+
+
+@pytest.mark.parametrize("host", covering("console_read"), indirect=True)
+def test_console_read_follows_the_log_from_an_offset(host):
+    name = host.place("running")
+    _, offset = host.driver.console_read(name)  # the tail, and where it ends
+    host.print_on_console(name, "hello\r\n")
+    data, after = host.driver.console_read(name, offset)
+    assert data == b"hello\r\n" and after == offset + len(data)
+    assert host.driver.console_read(name, after) == (b"", after)  # nothing new
+    again, _ = host.driver.console_read(name, after + 1000)  # beyond the log's end: a new log, from its start
+    assert again.endswith(b"hello\r\n") and host.driver.console_read(name)[0].endswith(b"hello\r\n")
+    assert host.driver.console_read(name, 0, max_bytes=3) == (again[:3], 3)  # at most max_bytes at a time
+    missing = f"{DOMAIN_PREFIX}{uuid.uuid4()}"
+    assert host.driver.console_read(missing, 5) == (b"", 5)
 
 
 @pytest.mark.parametrize("host", covering("console_state"), indirect=True)

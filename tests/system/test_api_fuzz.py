@@ -51,7 +51,8 @@ def fuzz_swift():
 def fuzz_server(database_url, fuzz_swift, tmp_path_factory):
     env = dict(os.environ, DATABASE_URL=database_url, MINICLOUD_AUTH_BCRYPT_COST="4",
                MINICLOUD_AUTH_JWT_SECRET="fuzz-secret-" + "f" * 40, MINICLOUD_SERVER_DEFAULT_LANGUAGE="en",
-               MINICLOUD_QUOTAS_INSTANCES="1", KUBECONFIG=str(tmp_path_factory.mktemp("no-kube") / "none"))
+               MINICLOUD_QUOTAS_INSTANCES="1", KUBECONFIG=str(tmp_path_factory.mktemp("no-kube") / "none"),
+               MINICLOUD_EVENTS_STREAM_SECONDS="0.2")  # the event and console streams end at once
     env.update(storage_environ(fuzz_swift))
     with serve_app(env, tmp_path_factory.mktemp("gunicorn-fuzz"), workers=2, threads=4) as served:
         yield served

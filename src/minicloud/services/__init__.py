@@ -44,12 +44,19 @@ class Services:
         self.resource_counts = ResourceCounts(self.db)
         self.dashboard = Dashboard(self)
         self.first_run = FirstRun(self.db)
+        self._events()
         self._network_state()
         self._security()
         self._networks()
         self._compute()
         self._storage()
         self._apps()
+
+    def _events(self) -> None:
+        """Change events (LISTEN/NOTIFY) for the live console pages and GET /api/v1/events."""
+        from minicloud.services.events import Events
+
+        self.events = Events(self.db, self.config)
 
     def _network_state(self) -> None:
         """The host's desired network state, and the one way a change reaches the host."""

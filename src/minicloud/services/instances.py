@@ -23,9 +23,10 @@ catalog keys with parameters, put in the caller's language by the web layer.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Iterator
@@ -40,6 +41,7 @@ from minicloud.db.pool import Database
 from minicloud.drivers.compute.base import DOMAIN_PREFIX, ComputeError, GpuDevice, HostUnavailable, InstanceSpec
 from minicloud.errors import Conflict, NotFoundError, ServiceUnavailable, ValidationFailed
 from minicloud.db import queue
+from minicloud.services.console_text import mask_text
 from minicloud.services.hosts import Placement
 from minicloud.services.pagination import MAX_LIMIT, Keyset
 from minicloud.services.principal import Principal, ProjectRef
@@ -204,10 +206,38 @@ class Instances:
             return ""
         try:
             host = self.services.hosts.get(row["host_id"])
-            return _TERMINAL_CONTROL.sub("", self.services.hosts.driver_for(host).console_log(row["domain_name"],
-                                                                                              max_bytes))
+            return mask_text(_TERMINAL_CONTROL.sub("", self.services.hosts.driver_for(host).console_log(
+                row["domain_name"], max_bytes)))
         except ComputeError:
             return ""
+
+    def console_reader(self, project: ProjectRef, instance_id: uuid.UUID) -> Callable[[int | None], tuple[bytes, int]]:
+        """``read(offset)``: the raw bytes of the project's mini PC's console log from ``offset`` on (None: its
+        tail) and the next offset (see ComputeDriver.console_read); (b"", offset) until it is placed. 404 for
+        another project's; ``read`` raises ServiceUnavailable when the log cannot be read. Unmasked: callers
+        show it through services.console_text. Once the mini PC is placed, reading takes no database
+        connection (a stream calls it several times a second for minutes)."""
+        row = self._owned(project, instance_id)
+        hosts, domain = self.services.hosts, row["domain_name"]
+        driver: list = []
+        asked = [0.0]
+
+        def read(offset: int | None) -> tuple[bytes, int]:
+            if not driver:
+                host_id = row["host_id"]
+                if host_id is None and time.monotonic() - asked[0] >= 2:  # not placed yet: ask now and then
+                    asked[0] = time.monotonic()
+                    found = self.db.fetchone("SELECT host_id FROM instances WHERE id = %s", (instance_id,))
+                    host_id = found["host_id"] if found else None
+                if host_id is None:
+                    return b"", offset or 0
+                driver.append(hosts.driver_for(hosts.get(host_id)))
+            try:
+                return driver[0].console_read(domain, offset)
+            except ComputeError as exc:
+                raise ServiceUnavailable("instance.host_unavailable", cause=str(exc)) from None
+
+        return read
 
     def list(self, project: ProjectRef, *, limit: int = MAX_LIMIT, cursor: str | None = None,
              state: str | None = None) -> dict:

@@ -28,6 +28,11 @@ class Operations:
         del row["user_id"]
         return row
 
+    def latest_for(self, project_id: uuid.UUID, target: str) -> dict | None:
+        """The project's newest job on ``target`` (a mini PC's id …), or None: what a page shows running."""
+        return self.db.fetchone(f"SELECT {_COLUMNS} FROM jobs WHERE project_id = %s AND target = %s"
+                                " ORDER BY created_at DESC LIMIT 1", (project_id, target))
+
     def submit(self, kind: str, payload: dict, *, principal: Principal | None = None,
                project_id: uuid.UUID | None = None, target: str | None = None, max_attempts: int = 5) -> dict:
         with self.db.connection() as conn:

@@ -222,6 +222,17 @@ class ComputeDriver(Protocol):
         host's guests still show what they printed. Raises ComputeError when the log cannot be read.
         Repeat: safe (reads only)."""
 
+    def console_read(self, domain_name: str, offset: int | None = None,
+                     max_bytes: int = 65536) -> tuple[bytes, int]:
+        """What the guest printed on its serial console from byte ``offset`` of its log on (None: the
+        last ``max_bytes``), at most ``max_bytes`` of it, raw (terminal control sequences kept), with the
+        offset to read from next. A log that is shorter than ``offset`` was started afresh (the domain was
+        re-created): it is read from its beginning. (b"", offset) when there is nothing new, or no log
+        (as for ``console_log``).
+
+        Never raises HostUnavailable (the log is read without the hypervisor). Raises ComputeError when
+        the log cannot be read. Repeat: safe (reads only)."""
+
     def console_send(self, domain_name: str, text: str) -> None:
         """``text`` was typed on the guest's serial console (over the hypervisor's console stream);
         what the guest answers appears in ``console_log``.

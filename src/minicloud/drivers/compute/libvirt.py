@@ -819,6 +819,26 @@ class LibvirtDriver:
         return data.decode("utf-8", errors="replace")
 
     @_public
+    def console_read(self, domain_name: str, offset: int | None = None,
+                     max_bytes: int = 65536) -> tuple[bytes, int]:
+        """Bytes of ``<log_dir>/<domain>.log`` from ``offset``; local hosts only."""
+        self._begin()
+        if not self.is_local:
+            return b"", offset or 0
+        path = os.path.join(self.log_dir, f"{domain_name}.log")
+        try:
+            with open(path, "rb") as fh:
+                size = fh.seek(0, os.SEEK_END)
+                start = max(0, size - max_bytes) if offset is None else (0 if offset > size else offset)
+                fh.seek(start)
+                data = fh.read(max_bytes)
+        except FileNotFoundError:
+            return b"", 0 if offset is None else offset
+        except OSError as exc:
+            raise ComputeError(f"Could not read the console log of {domain_name}: {exc.strerror}") from None
+        return data, start + len(data)
+
+    @_public
     def console_send(self, domain_name: str, text: str) -> None:
         self._begin()
         dom = self._require(domain_name, "type on the console of")

@@ -5,6 +5,7 @@ import uuid
 
 from minicloud.errors import ApiError, BadRequest, ValidationFailed
 from minicloud.handlers.api.instances import shown
+from minicloud.handlers.pages import instance_live
 from minicloud.handlers.pages.account_notices import done, done_message, refused
 from minicloud.handlers.pages.common import render, safe_next
 from minicloud.handlers.pages.confirm import confirm_first
@@ -110,10 +111,14 @@ def create(ctx):
 def _detail(ctx, instance_id, status=200, rename=None):
     instance = shown(ctx, ctx.services.instances.get(ctx.project, instance_id))
     templates = [t for t in ctx.services.templates.list(ctx.principal)["items"] if t["enabled"]]
-    return render(ctx, "instances/detail.html", status=status, instance=instance, templates=templates,
-                  busy=instance["state"] in TRANSITIONAL and rename is None, rename=rename or {},
-                  done=done_message(ctx),
-                  console=ctx.services.instances.console_log(ctx.project, instance_id))
+    response = render(ctx, "instances/detail.html", status=status, instance=instance, templates=templates,
+                      busy=instance["state"] in TRANSITIONAL and rename is None, rename=rename or {},
+                      done=done_message(ctx),
+                      console=ctx.services.instances.console_log(ctx.project, instance_id),
+                      ssh_state=instance_live.ssh_state(instance), ssh_ways=instance_live.ssh_ways(ctx, instance),
+                      operation=instance_live.operation(ctx, instance))
+    response.headers["Content-Security-Policy"] = instance_live.TERMINAL_CSP
+    return response
 
 
 def detail(ctx, instance_id):
