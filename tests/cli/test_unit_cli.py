@@ -26,7 +26,8 @@ MCLOUD = Path(sys.executable).parent / "mcloud"
 # global administrators do to the catalogue, hosts and limits.
 NOT_IN_THE_CLI = {"health.live", "health.ready", "openapi.document", "auth.signup", "auth.username_available",
                   "users.list", "users.quotas", "users.update_quotas", "templates.create", "templates.update",
-                  "images.create", "images.update", "hosts.list", "hosts.create", "hosts.update", "quotas.update"}
+                  "images.create", "images.update", "hosts.list", "hosts.create", "hosts.update", "quotas.update",
+                  "events.stream"}  # the console's live updates: a stream for browsers (curl -N shows it)
 
 
 def imported_modules(path: Path) -> set[str]:
