@@ -92,15 +92,17 @@ def test_deploy_read_the_manifests_scale_and_delete(kube_server, browser, clean_
     page.get_by_role("button", name="복제본 변경").click()
     expect(page).to_have_url(detail)
     expect(page.locator("#replicas")).to_contain_text("/ 3")
-    work()
-    deployment = next(o for path, o in kube.objects.items() if "/deployments/" in path)
-    assert deployment["spec"]["replicas"] == 3
 
     page.get_by_role("button", name="삭제", exact=True).click()  # asks first: cancel sends nothing
     expect(page.locator("#confirm-dialog h2")).to_have_text("앱 hello-web을(를) 삭제할까요?")
     page.locator("#confirm-dialog-cancel").click()
     expect(page).to_have_url(detail)
     page.get_by_role("button", name="삭제", exact=True).click()
+    # the scale job finishes while the question is open: the live page must not swap the form being confirmed
+    work()
+    page.wait_for_timeout(1000)  # time for the change event and a refresh, were the page to make one now
+    deployment = next(o for path, o in kube.objects.items() if "/deployments/" in path)
+    assert deployment["spec"]["replicas"] == 3
     page.locator("#confirm-dialog-ok").click()
     expect(page).to_have_url(server + "/apps")
     expect(page.locator("#flash")).to_have_text("앱 hello-web을(를) 삭제합니다.")

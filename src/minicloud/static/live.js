@@ -11,6 +11,8 @@
  * - Otherwise (regions without an id, or the page's structure changed: an empty list got its first row)
  *   the whole <main> is replaced — unless the user is typing in a form there; then only the regions that
  *   can be matched are, and the rest waits for the next change.
+ * - While a dialog is open (confirm.js asking "delete …?") nothing is swapped: the form it will post must stay
+ *   in the page. The refresh happens when the dialog closes.
  * Without JavaScript the pages refresh themselves with <noscript><meta http-equiv="refresh"></noscript>.
  */
 (function () {
@@ -23,6 +25,7 @@
   var timer = null;
   var busy = false;
   var again = false;
+  var held = false;       // a change arrived while a dialog (a confirmation) was open: refresh once it closes
 
   document.addEventListener("input", function (event) {
     if (main && main.contains(event.target)) { dirty = true; }
@@ -75,6 +78,7 @@
   }
 
   function refresh() {
+    if (document.querySelector("dialog[open]")) { held = true; return; }  // its form must stay the one posted
     if (busy) { again = true; return; }
     busy = true;
     fetch(window.location.href, {credentials: "same-origin", headers: {"Accept": "text/html"}})
@@ -94,6 +98,10 @@
     if (timer) { window.clearTimeout(timer); }
     timer = window.setTimeout(function () { timer = null; refresh(); }, 150);
   }
+
+  document.addEventListener("close", function (event) {  // "close" does not bubble: listen while it sinks
+    if (held && event.target instanceof HTMLDialogElement) { held = false; soon(); }
+  }, true);
 
   // EventSource reconnects by itself after a stream ends (retry:); an answer that is not a stream (503 while
   // the database restarts, say) closes it for good: then open a new one, waiting longer each time.
