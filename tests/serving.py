@@ -59,6 +59,8 @@ def serve_app(env: dict, log_dir: Path, *, workers: int = 2, threads: int | None
     """
     port = free_port()
     log_path = log_dir / "gunicorn.log"
+    # never the host's own minicloud networks: a test that enforces VPCs says so and names its own tables
+    env = {"MINICLOUD_NETWORK_ENFORCEMENT": "off", "MINICLOUD_NETWORK_STATE_DIR": str(log_dir / "network"), **env}
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(gunicorn_argv(port, workers, threads, timeout),
                                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -39,6 +39,7 @@ def work(config, clean_db, kube_server, monkeypatch, tmp_path):
     """Run the queued app jobs in this process (the served console has no worker of its own)."""
     monkeypatch.setenv("KUBECONFIG", str(kube_server[1].kubeconfig_path))
     monkeypatch.setenv("HOME", str(tmp_path))
+    config = config.with_overrides({"network.enforcement": "off"})  # real backends, but not the host's networks
     services = Services.from_config(config)
     worker = Worker(config, services, name="browser-worker")
 

@@ -30,11 +30,12 @@ def migrated(fresh_database):
 
 
 @pytest.fixture
-def api(migrated):
+def api(migrated, tmp_path):
     """A werkzeug client on the app, against the CLI's database."""
     config = config_module.load(environ={}).with_overrides({
         "database.url": migrated, "auth.bcrypt_cost": 4, "server.default_language": "en",
         "auth.jwt_secret": "test-secret-" + "x" * 40,
+        "network.enforcement": "off", "network.state_dir": str(tmp_path / "network"),
     })
     services = Services.from_config(config)
     yield ConformingClient(make_app(config, services))
