@@ -82,6 +82,9 @@ def test_key_pairs_imported_from_the_rental_form_and_generated_once(server, brow
     expect(page.locator("#image-picker")).to_contain_text("alpine")
     expect(page.locator("#image-picker")).to_contain_text("Alpine Linux")
     shots(page, "rental-form", lang)
+    page.fill("#name", "keeps-my-typing")  # what was typed survives the detour to the key pairs page
+    page.locator("label.choice", has_text="nano").locator('input[name="template_id"]').check()
+    page.fill("#user_data", "#cloud-config\nhostname: kept\n")
     page.locator("#add-keypair").click()
     expect(page.locator("#keypairs-empty")).to_contain_text(said["no_keys"])
     expect(page.locator("#back-to-rental")).to_contain_text(said["imported_back"])
@@ -98,6 +101,9 @@ def test_key_pairs_imported_from_the_rental_form_and_generated_once(server, brow
     page.locator("#keypair-import button[type=submit]").click()
     expect(page).to_have_url(re.compile(r"/mini-pcs/new\?keypair_id="))
     expect(page.locator("#keypair_id option:checked")).to_contain_text("laptop (SHA256:")
+    expect(page.locator("#name")).to_have_value("keeps-my-typing")
+    expect(page.locator("label.choice", has_text="nano").locator('input[name="template_id"]')).to_be_checked()
+    expect(page.locator("#user_data")).to_have_value("#cloud-config\nhostname: kept\n")
 
     # generate a pair: the private key comes once, as a file
     page.goto(server + "/key-pairs")

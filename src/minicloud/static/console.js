@@ -106,3 +106,45 @@
     }).catch(function () { form.submit(); });  // fall back to the plain form post
   });
 }());
+
+/* The rental form's "add a key pair" link leads away from the form: what was typed there (name, template,
+ * image, subnet, groups, user data — never the password) is kept in this tab's sessionStorage and put back
+ * when the form is shown again, so the detour costs nothing. The key pair chosen on the way back (the
+ * server selects it from ?keypair_id=) wins over the one saved. Without JavaScript the link is a plain link. */
+(function () {
+  "use strict";
+  var form = document.getElementById("rental-form");
+  if (!form || !window.sessionStorage) { return; }
+  var KEY = "minicloud.rental-draft";
+  var SKIP = {csrf_token: true, password: true};
+
+  document.querySelectorAll("a[data-keeps-draft]").forEach(function (link) {
+    link.addEventListener("click", function () {
+      var saved = [];
+      new FormData(form).forEach(function (value, name) {
+        if (!SKIP[name] && typeof value === "string") { saved.push([name, value]); }
+      });
+      try { window.sessionStorage.setItem(KEY, JSON.stringify(saved)); } catch (e) { /* storage full: leave */ }
+    });
+  });
+
+  var raw = null;
+  try { raw = window.sessionStorage.getItem(KEY); window.sessionStorage.removeItem(KEY); } catch (e) { return; }
+  if (!raw) { return; }
+  var saved;
+  try { saved = JSON.parse(raw); } catch (e) { return; }
+  var chosenKey = new URLSearchParams(window.location.search).has("keypair_id");
+  var names = {};
+  saved.forEach(function (pair) { (names[pair[0]] = names[pair[0]] || []).push(pair[1]); });
+  Object.keys(names).forEach(function (name) {
+    if (name === "keypair_id" && chosenKey) { return; }
+    Array.prototype.forEach.call(form.elements, function (element) {
+      if (element.name !== name) { return; }
+      if (element.type === "radio" || element.type === "checkbox") {
+        if (!element.disabled) { element.checked = names[name].indexOf(element.value) >= 0; }
+      } else if (element.tagName === "SELECT" || element.tagName === "TEXTAREA" || element.type === "text") {
+        element.value = names[name][0];
+      }
+    });
+  });
+}());
